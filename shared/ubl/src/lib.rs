@@ -1,1 +1,4 @@
+pub mod model;
+pub mod rules;
 pub mod xml;
+pub mod xpath;

@@ -263,6 +263,17 @@ impl Document {
         self.attrs[range].iter().map(|a| (a.name as usize, self.span(a.value)))
     }
 
+    /// How many attributes the element has.
+    pub fn attribute_count(&self, id: NodeId) -> usize {
+        self.node(id).attrs_len as usize
+    }
+
+    /// The element's `k`-th attribute as (name index, value).
+    pub fn attribute(&self, id: NodeId, k: usize) -> (usize, &str) {
+        let a = &self.attrs[self.node(id).attrs_start as usize + k];
+        (a.name as usize, self.span(a.value))
+    }
+
     /// The value of the attribute without namespace named `local`.
     pub fn attr(&self, id: NodeId, local: &str) -> Option<&str> {
         self.attributes(id)

@@ -1,0 +1,262 @@
+//! The official EN 16931 and Peppol BIS Billing 3.0 rule sets, run as data.
+//!
+//! The Schematron files published by CEN/TC 434 (EN 16931 UBL v1.3.16, EUPL-1.2) and OpenPeppol
+//! (BIS Billing 3.0) are embedded unchanged and compiled once per process by [`schematron`]; a new
+//! release is a file swap, checked by the corpus and oracle tests. Semantics are Schematron's:
+//! a rule context is a match pattern; within a pattern a node is handled by the first rule whose
+//! context matches it; an assert fails when its test's effective boolean value is false.
+//!
+//! A dynamic error while testing an assert (e.g. `xs:decimal('12,50')`, or two values where the
+//! rule expects one) ends the official XSLT run for that rule set; the official verdict is then
+//! the single fatal pseudo-rule `XSLT-RUNTIME-ERROR`, which is what this engine reports too, with
+//! the rule and the error named.
+
+pub mod schematron;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+
+pub use schematron::{Flag, LoadError, Schema};
+
+use crate::xml::{Document, NodeId};
+use crate::xpath::{BoundDocument, Evaluator, Focus, Item, XPathError};
+
+const EN16931_SCH: &str = include_str!("../../rules/EN16931-UBL-validation-preprocessed.sch");
+const PEPPOL_SCH: &str = include_str!("../../rules/PEPPOL-EN16931-UBL.sch");
+
+/// The pseudo rule id the official validator reports when a rule cannot be evaluated.
+pub const RUNTIME_ERROR_ID: &str = "XSLT-RUNTIME-ERROR";
+
+/// Which rule sets to run: EN 16931 alone, or EN 16931 and Peppol BIS Billing 3.0 together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ruleset {
+    #[default]
+    En16931,
+    Peppol,
+}
+
+impl Ruleset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ruleset::En16931 => "en16931",
+            Ruleset::Peppol => "peppol",
+        }
+    }
+}
+
+impl std::str::FromStr for Ruleset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "en16931" => Ok(Ruleset::En16931),
+            "peppol" => Ok(Ruleset::Peppol),
+            other => Err(format!("unknown rule set \"{other}\" (expected en16931 or peppol)")),
+        }
+    }
+}
+
+/// Where a finding's rule comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    En16931,
+    Peppol,
+}
+
+/// One failed assert.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Finding {
+    pub rule: String,
+    pub flag: Flag,
+    pub source: Source,
+    /// Where in the document, e.g. `/Invoice/cac:InvoiceLine[2]/cbc:ID`.
+    pub location: String,
+    pub message: String,
+}
+
+/// The findings of one validation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Report {
+    pub ruleset: Ruleset,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn is_valid(&self) -> bool {
+        self.findings.iter().all(|f| f.flag != Flag::Fatal)
+    }
+
+    fn ids(&self, flag: Flag) -> BTreeSet<&str> {
+        self.findings.iter().filter(|f| f.flag == flag).map(|f| f.rule.as_str()).collect()
+    }
+
+    /// Distinct ids of fatal findings, sorted.
+    pub fn fatal_ids(&self) -> BTreeSet<&str> {
+        self.ids(Flag::Fatal)
+    }
+
+    /// Distinct ids of warnings, sorted.
+    pub fn warning_ids(&self) -> BTreeSet<&str> {
+        self.ids(Flag::Warning)
+    }
+
+    /// Ids of findings from one source only.
+    pub fn ids_from(&self, source: Source, flag: Flag) -> BTreeSet<&str> {
+        self.findings
+            .iter()
+            .filter(|f| f.source == source && f.flag == flag)
+            .map(|f| f.rule.as_str())
+            .collect()
+    }
+}
+
+/// A loaded rule set.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub source: Source,
+    pub schema: Schema,
+}
+
+impl RuleSet {
+    /// The embedded EN 16931 UBL rules, compiled on first use.
+    pub fn en16931() -> &'static RuleSet {
+        static SET: OnceLock<RuleSet> = OnceLock::new();
+        SET.get_or_init(|| RuleSet::load(EN16931_SCH, Source::En16931))
+    }
+
+    /// The embedded Peppol BIS Billing 3.0 UBL rules, compiled on first use.
+    pub fn peppol() -> &'static RuleSet {
+        static SET: OnceLock<RuleSet> = OnceLock::new();
+        SET.get_or_init(|| RuleSet::load(PEPPOL_SCH, Source::Peppol))
+    }
+
+    fn load(text: &str, source: Source) -> RuleSet {
+        // The embedded files are part of the build; the tests load both, so a failure here is a
+        // defect of this build, not of any input.
+        match Schema::load(text) {
+            Ok(schema) => RuleSet { source, schema },
+            Err(e) => panic!("embedded {source:?} rule set does not compile: {e}"),
+        }
+    }
+
+    /// Compiles a rule set from Schematron text (for a newer release than the embedded one).
+    pub fn from_schematron(text: &str, source: Source) -> Result<RuleSet, LoadError> {
+        Ok(RuleSet { source, schema: Schema::load(text)? })
+    }
+
+    /// Runs every pattern over the document.
+    pub fn check(&self, doc: &Document) -> Vec<Finding> {
+        let bound = BoundDocument::new(doc, &self.schema.names);
+        let mut ev = Evaluator::new(&bound, &self.schema.functions);
+        let root_focus = Focus::node(NodeId::DOCUMENT);
+        for (name, expr) in &self.schema.globals {
+            let v = ev.eval(expr, &root_focus);
+            ev.push_var(name.clone(), v);
+        }
+        ev.seal_globals();
+        let mut findings = Vec::new();
+        let mut handled = vec![false; doc.len()];
+        let mut handled_attrs: Vec<(u32, u32)> = Vec::new();
+        for pattern in &self.schema.patterns {
+            handled.iter_mut().for_each(|h| *h = false);
+            handled_attrs.clear();
+            for rule in &pattern.rules {
+                ev.pattern_mode = true;
+                let matched = ev.eval(&rule.context, &root_focus);
+                ev.pattern_mode = false;
+                // A pattern that cannot be evaluated matches nothing (XSLT pattern semantics).
+                let Ok(matched) = matched else { continue };
+                for item in matched {
+                    let fresh = match &item {
+                        Item::Node(n) => !std::mem::replace(&mut handled[n.index()], true),
+                        Item::Attr(n, k) => {
+                            let key = (n.0, *k);
+                            if handled_attrs.contains(&key) {
+                                false
+                            } else {
+                                handled_attrs.push(key);
+                                true
+                            }
+                        }
+                        Item::Atomic(_) => false,
+                    };
+                    if !fresh {
+                        continue;
+                    }
+                    if let Err((assert, e)) = self.apply(&mut ev, rule, &item, &mut findings) {
+                        return vec![self.runtime_error(doc, &item, assert, &e)];
+                    }
+                }
+            }
+        }
+        findings
+    }
+
+    fn apply<'d>(
+        &self,
+        ev: &mut Evaluator<'_, 'd>,
+        rule: &'d schematron::Rule,
+        item: &Item<'d>,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), (Arc<str>, XPathError)> {
+        let focus = Focus { item: item.clone(), pos: 1, size: 1 };
+        let depth = ev.var_depth();
+        for (name, expr) in &rule.lets {
+            let v = ev.eval(expr, &focus);
+            ev.push_var(name.clone(), v);
+        }
+        let mut outcome = Ok(());
+        for a in &rule.asserts {
+            match ev.ebv(&a.test, &focus) {
+                Ok(true) => {}
+                Ok(false) => findings.push(Finding {
+                    rule: a.id.to_string(),
+                    flag: a.flag,
+                    source: self.source,
+                    location: location(ev.doc(), item),
+                    message: a.message.to_string(),
+                }),
+                Err(e) => {
+                    outcome = Err((a.id.clone(), e));
+                    break;
+                }
+            }
+        }
+        ev.truncate_vars(depth);
+        outcome
+    }
+
+    fn runtime_error(&self, doc: &Document, item: &Item<'_>, assert: Arc<str>, e: &XPathError) -> Finding {
+        Finding {
+            rule: RUNTIME_ERROR_ID.to_owned(),
+            flag: Flag::Fatal,
+            source: self.source,
+            location: location(doc, item),
+            message: format!(
+                "rule {assert} could not be evaluated here ({e}); the official validator stops on this \
+                 document with a runtime error"
+            ),
+        }
+    }
+}
+
+fn location(doc: &Document, item: &Item<'_>) -> String {
+    match item {
+        Item::Node(n) => doc.path(*n),
+        Item::Attr(n, k) => {
+            let (name, _) = doc.attribute(*n, *k as usize);
+            format!("{}/@{}", doc.path(*n), doc.names()[name].local)
+        }
+        Item::Atomic(_) => String::new(),
+    }
+}
+
+/// Validates a parsed document with the chosen rule sets. Findings are in rule-set order.
+pub fn validate(doc: &Document, ruleset: Ruleset) -> Report {
+    let mut findings = RuleSet::en16931().check(doc);
+    if ruleset == Ruleset::Peppol {
+        findings.extend(RuleSet::peppol().check(doc));
+    }
+    Report { ruleset, findings }
+}

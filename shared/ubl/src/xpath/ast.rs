@@ -1,0 +1,275 @@
+//! The compiled form of an XPath expression: names already resolved to interned ids, functions
+//! to an enum, so evaluation does no string work that the expression itself does not ask for.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use super::names::NameId;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Empty,
+    Str(Arc<str>),
+    Integer(i64),
+    Decimal(Decimal),
+    Double(f64),
+    Var(Arc<str>),
+    ContextItem,
+    Paren(Box<Expr>),
+    Sequence(Vec<Expr>),
+    Path {
+        start: PathStart,
+        steps: Vec<Step>,
+    },
+    Filter(Box<Expr>, Vec<Expr>),
+    Call(Func, Vec<Expr>),
+    Neg(Box<Expr>),
+    Plus(Box<Expr>),
+    Arith(ArithOp, Box<Expr>, Box<Expr>),
+    GeneralComp(CompOp, Box<Expr>, Box<Expr>),
+    ValueComp(CompOp, Box<Expr>, Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Union(Box<Expr>, Box<Expr>),
+    Intersect(Box<Expr>, Box<Expr>),
+    Except(Box<Expr>, Box<Expr>),
+    Range(Box<Expr>, Box<Expr>),
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    For {
+        var: Arc<str>,
+        domain: Box<Expr>,
+        body: Box<Expr>,
+    },
+    Quantified {
+        q: Quantifier,
+        var: Arc<str>,
+        domain: Box<Expr>,
+        body: Box<Expr>,
+    },
+    Castable {
+        func: Func,
+        operand: Box<Expr>,
+    },
+    /// A call of a function defined by the rule set itself (Peppol's `u:*`), by index.
+    UserCall(usize, Vec<Expr>),
+}
+
+impl Expr {
+    /// Whether a predicate might select by position (a number, `position()` or `last()`), which
+    /// forbids rewriting `//X[p]` as `descendant::X[p]`.
+    pub fn may_be_positional(&self) -> bool {
+        match self {
+            Expr::Integer(_) | Expr::Decimal(_) | Expr::Double(_) => true,
+            Expr::Call(Func::Position | Func::Last, _) => true,
+            Expr::Arith(..) | Expr::Neg(_) | Expr::Plus(_) | Expr::Var(_) => true,
+            Expr::Call(f, _) => f.may_return_number(),
+            Expr::Paren(e) => e.may_be_positional(),
+            Expr::Sequence(v) => v.iter().any(Expr::may_be_positional),
+            Expr::If(_, a, b) => a.may_be_positional() || b.may_be_positional(),
+            Expr::And(v) | Expr::Or(v) => v.iter().any(contains_position),
+            Expr::GeneralComp(_, a, b) | Expr::ValueComp(_, a, b) => {
+                contains_position(a) || contains_position(b)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn contains_position(e: &Expr) -> bool {
+    match e {
+        Expr::Call(Func::Position | Func::Last, _) => true,
+        Expr::Call(_, args) => args.iter().any(contains_position),
+        Expr::And(v) | Expr::Or(v) | Expr::Sequence(v) => v.iter().any(contains_position),
+        Expr::GeneralComp(_, a, b) | Expr::ValueComp(_, a, b) | Expr::Arith(_, a, b) => {
+            contains_position(a) || contains_position(b)
+        }
+        Expr::Paren(a) | Expr::Neg(a) | Expr::Plus(a) => contains_position(a),
+        _ => false,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathStart {
+    Root,
+    Context,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Axis {
+        axis: Axis,
+        test: NodeTest,
+        preds: Vec<Expr>,
+    },
+    /// A primary expression used as a step: `a/normalize-space(b)`, `//(a|b)`, `.`.
+    Filter {
+        expr: Box<Expr>,
+        preds: Vec<Expr>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    Child,
+    Descendant,
+    DescendantOrSelf,
+    SelfAxis,
+    Parent,
+    Ancestor,
+    AncestorOrSelf,
+    FollowingSibling,
+    PrecedingSibling,
+    Following,
+    Preceding,
+    Attribute,
+}
+
+impl Axis {
+    pub fn is_reverse(self) -> bool {
+        matches!(
+            self,
+            Axis::Parent | Axis::Ancestor | Axis::AncestorOrSelf | Axis::PrecedingSibling | Axis::Preceding
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeTest {
+    AnyNode,
+    Text,
+    Name(NameTest),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NameTest {
+    Any,
+    Exact(NameId),
+    Local(Box<str>),
+    Namespace(Box<str>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    IDiv,
+    Mod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantifier {
+    Some,
+    Every,
+}
+
+macro_rules! funcs {
+    ($($variant:ident = $name:literal / $min:literal ..= $max:literal),* $(,)?) => {
+        /// The built-in functions the official rule sets call.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Func { $($variant),* }
+
+        impl Func {
+            /// The function of that lexical name and arity.
+            pub fn lookup(name: &str, arity: usize) -> Option<Func> {
+                let name = name.strip_prefix("fn:").unwrap_or(name);
+                match name {
+                    $($name if ($min..=$max).contains(&arity) => Some(Func::$variant),)*
+                    _ => None,
+                }
+            }
+
+            pub fn name(self) -> &'static str {
+                match self { $(Func::$variant => $name),* }
+            }
+        }
+    };
+}
+
+funcs! {
+    Not = "not" / 1..=1,
+    True = "true" / 0..=0,
+    False = "false" / 0..=0,
+    Boolean = "boolean" / 1..=1,
+    Exists = "exists" / 1..=1,
+    Empty = "empty" / 1..=1,
+    Count = "count" / 1..=1,
+    Sum = "sum" / 1..=2,
+    Avg = "avg" / 1..=1,
+    Min = "min" / 1..=1,
+    Max = "max" / 1..=1,
+    Round = "round" / 1..=1,
+    Floor = "floor" / 1..=1,
+    Ceiling = "ceiling" / 1..=1,
+    Abs = "abs" / 1..=1,
+    Number = "number" / 0..=1,
+    String = "string" / 0..=1,
+    NormalizeSpace = "normalize-space" / 0..=1,
+    StringLength = "string-length" / 0..=1,
+    UpperCase = "upper-case" / 1..=1,
+    LowerCase = "lower-case" / 1..=1,
+    Concat = "concat" / 2..=64,
+    Contains = "contains" / 2..=2,
+    StartsWith = "starts-with" / 2..=2,
+    EndsWith = "ends-with" / 2..=2,
+    Substring = "substring" / 2..=3,
+    SubstringBefore = "substring-before" / 2..=2,
+    SubstringAfter = "substring-after" / 2..=2,
+    Translate = "translate" / 3..=3,
+    Matches = "matches" / 2..=3,
+    Replace = "replace" / 3..=4,
+    Tokenize = "tokenize" / 2..=3,
+    StringJoin = "string-join" / 2..=2,
+    StringToCodepoints = "string-to-codepoints" / 1..=1,
+    CodepointsToString = "codepoints-to-string" / 1..=1,
+    DistinctValues = "distinct-values" / 1..=1,
+    Reverse = "reverse" / 1..=1,
+    Data = "data" / 1..=1,
+    Name = "name" / 0..=1,
+    LocalName = "local-name" / 0..=1,
+    NamespaceUri = "namespace-uri" / 0..=1,
+    Root = "root" / 0..=1,
+    Position = "position" / 0..=0,
+    Last = "last" / 0..=0,
+    XsDecimal = "xs:decimal" / 1..=1,
+    XsInteger = "xs:integer" / 1..=1,
+    XsDouble = "xs:double" / 1..=1,
+    XsString = "xs:string" / 1..=1,
+    XsBoolean = "xs:boolean" / 1..=1,
+    XsDate = "xs:date" / 1..=1,
+}
+
+impl Func {
+    fn may_return_number(self) -> bool {
+        matches!(
+            self,
+            Func::Count
+                | Func::Sum
+                | Func::Avg
+                | Func::Min
+                | Func::Max
+                | Func::Round
+                | Func::Floor
+                | Func::Ceiling
+                | Func::Abs
+                | Func::Number
+                | Func::StringLength
+                | Func::XsDecimal
+                | Func::XsInteger
+                | Func::XsDouble
+                | Func::Data
+        )
+    }
+}

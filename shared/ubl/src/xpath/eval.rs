@@ -1,0 +1,699 @@
+//! Evaluation of compiled expressions over a bound document.
+//!
+//! Left-to-right with short-circuiting `and`/`or`, like Saxon, so an expression that would raise a
+//! dynamic error there raises it here too. Existence tests (`exists(p)`, `not(p)`, `p and ...`) stop
+//! at the first node found; `descendant::X` is answered from the per-name index.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::ast::{ArithOp, Axis, CompOp, Expr, NameTest, NodeTest, PathStart, Quantifier, Step};
+use super::names::BoundDocument;
+use super::value::{Atomic, Item, Seq, XResult, arith, compare_general, compare_values, err};
+use crate::xml::{NodeId, NodeKind};
+
+/// The focus: context item, position and size (1-based).
+#[derive(Debug, Clone)]
+pub struct Focus<'d> {
+    pub item: Item<'d>,
+    pub pos: usize,
+    pub size: usize,
+}
+
+impl<'d> Focus<'d> {
+    pub fn node(id: NodeId) -> Focus<'d> {
+        Focus { item: Item::Node(id), pos: 1, size: 1 }
+    }
+}
+
+/// Evaluates expressions against one document, with variables in scope.
+pub struct Evaluator<'b, 'd> {
+    pub(crate) bound: &'b BoundDocument<'d>,
+    functions: &'b [super::UserFunction],
+    vars: Vec<(Arc<str>, XResult<Seq<'d>>)>,
+    /// Variables below this depth are global (visible inside rule-set functions).
+    globals: usize,
+    call_depth: usize,
+    /// Errors inside predicates count as "false" (XSLT pattern matching semantics).
+    pub(crate) pattern_mode: bool,
+}
+
+impl<'b, 'd> Evaluator<'b, 'd> {
+    pub fn new(bound: &'b BoundDocument<'d>, functions: &'b [super::UserFunction]) -> Self {
+        Evaluator { bound, functions, vars: Vec::new(), globals: 0, call_depth: 0, pattern_mode: false }
+    }
+
+    /// Marks the variables defined so far as global.
+    pub fn seal_globals(&mut self) {
+        self.globals = self.vars.len();
+    }
+
+    fn fn_body(&mut self, body: &super::FnBody) -> XResult<Seq<'d>> {
+        let inner = Focus::node(NodeId::DOCUMENT);
+        match body {
+            super::FnBody::Value(v) => self.fn_value(v, &inner),
+            super::FnBody::Let { name, value, ty, rest } => {
+                let v = self.fn_value(value, &inner).and_then(|v| match ty {
+                    Some(t) => self.cast(*t, v),
+                    None => Ok(v),
+                });
+                self.vars.push((name.clone(), v));
+                let r = self.fn_body(rest);
+                self.vars.pop();
+                r
+            }
+            super::FnBody::Choose { whens, otherwise } => {
+                for (test, branch) in whens {
+                    if self.ebv(test, &inner)? {
+                        return self.fn_body(branch);
+                    }
+                }
+                self.fn_body(otherwise)
+            }
+        }
+    }
+
+    fn fn_value(&mut self, v: &super::FnValue, f: &Focus<'d>) -> XResult<Seq<'d>> {
+        match v {
+            super::FnValue::Select(e) => self.eval(e, f),
+            super::FnValue::Text(t) => Ok(vec![Item::Atomic(Atomic::Untyped(Cow::Owned(t.to_string())))]),
+            super::FnValue::ValueOf(e) => {
+                let items = self.eval(e, f)?;
+                let parts: Vec<Cow<'d, str>> = items.iter().map(|i| self.string_of_item(i)).collect();
+                Ok(vec![Item::Atomic(Atomic::Untyped(Cow::Owned(parts.join(" "))))])
+            }
+        }
+    }
+
+    fn user_call(&mut self, index: usize, args: &[Expr], f: &Focus<'d>) -> XResult<Seq<'d>> {
+        let functions = self.functions;
+        let func =
+            functions.get(index).ok_or_else(|| err("XPST0017", format!("no rule-set function #{index}")))?;
+        if self.call_depth > 64 {
+            return Err(err("XTDE0640", format!("{} recurses too deeply", func.name)));
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for ((_, ty), a) in func.params.iter().zip(args) {
+            let v = self.eval(a, f)?;
+            values.push(match ty {
+                Some(t) => self.cast(*t, v)?,
+                None => v,
+            });
+        }
+        // A function sees the global variables and its own, not the caller's.
+        let caller = self.vars.split_off(self.globals);
+        self.call_depth += 1;
+        for ((name, _), v) in func.params.iter().zip(values) {
+            self.vars.push((name.clone(), Ok(v)));
+        }
+        let result = self.fn_body(&func.body).and_then(|v| match func.returns {
+            Some(t) => self.cast(t, v),
+            None => Ok(v),
+        });
+        self.call_depth -= 1;
+        self.vars.truncate(self.globals);
+        self.vars.extend(caller);
+        result
+    }
+
+    /// Binds a variable. An error is kept and raised only where the variable is used, which is
+    /// what XSLT's lazy variables amount to for side-effect-free expressions.
+    pub fn push_var(&mut self, name: Arc<str>, value: XResult<Seq<'d>>) {
+        self.vars.push((name, value));
+    }
+
+    pub fn pop_var(&mut self) {
+        self.vars.pop();
+    }
+
+    pub fn var_depth(&self) -> usize {
+        self.vars.len()
+    }
+
+    pub fn truncate_vars(&mut self, depth: usize) {
+        self.vars.truncate(depth);
+    }
+
+    fn var(&self, name: &str) -> XResult<Seq<'d>> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| &**n == name)
+            .ok_or_else(|| err("XPST0008", format!("variable ${name} is not defined")))
+            .and_then(|(_, v)| v.clone())
+    }
+
+    pub fn doc(&self) -> &'d crate::xml::Document {
+        self.bound.doc
+    }
+
+    pub fn eval(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<Seq<'d>> {
+        Ok(match e {
+            Expr::Empty => Vec::new(),
+            Expr::Str(s) => vec![Item::Atomic(Atomic::Str(Cow::Owned(s.to_string())))],
+            Expr::Integer(i) => vec![Item::Atomic(Atomic::Int(*i))],
+            Expr::Decimal(d) => vec![Item::Atomic(Atomic::Dec(*d))],
+            Expr::Double(x) => vec![Item::Atomic(Atomic::Dbl(*x))],
+            Expr::Var(v) => self.var(v)?,
+            Expr::ContextItem => vec![f.item.clone()],
+            Expr::Paren(inner) => self.eval(inner, f)?,
+            Expr::Sequence(items) => {
+                let mut out = Vec::new();
+                for i in items {
+                    out.extend(self.eval(i, f)?);
+                }
+                out
+            }
+            Expr::Path { start, steps } => self.path(*start, steps, f)?,
+            Expr::Filter(base, preds) => {
+                let items = self.eval(base, f)?;
+                self.filter(items, preds, false)?
+            }
+            Expr::Call(func, args) => self.call(*func, args, f)?,
+            Expr::UserCall(index, args) => self.user_call(*index, args, f)?,
+            Expr::Neg(inner) => match self.single_atomic(inner, f)? {
+                None => Vec::new(),
+                Some(a) => vec![Item::Atomic(arith(ArithOp::Sub, &Atomic::Int(0), &a)?)],
+            },
+            Expr::Plus(inner) => match self.single_atomic(inner, f)? {
+                None => Vec::new(),
+                Some(Atomic::Untyped(s)) => vec![Item::Atomic(Atomic::Dbl(super::value::parse_double(&s)?))],
+                Some(a) => vec![Item::Atomic(a)],
+            },
+            Expr::Arith(op, a, b) => {
+                let x = self.single_atomic(a, f)?;
+                let y = self.single_atomic(b, f)?;
+                match (x, y) {
+                    (Some(x), Some(y)) => vec![Item::Atomic(arith(*op, &x, &y)?)],
+                    _ => Vec::new(),
+                }
+            }
+            Expr::GeneralComp(..)
+            | Expr::ValueComp(..)
+            | Expr::And(_)
+            | Expr::Or(_)
+            | Expr::Quantified { .. }
+            | Expr::Castable { .. } => vec![Item::Atomic(Atomic::Bool(self.ebv(e, f)?))],
+            Expr::Union(a, b) => {
+                let mut x = self.eval(a, f)?;
+                x.extend(self.eval(b, f)?);
+                self.require_nodes(&x, "union")?;
+                sort_dedup(&mut x);
+                x
+            }
+            Expr::Intersect(a, b) | Expr::Except(a, b) => {
+                let mut x = self.eval(a, f)?;
+                let y = self.eval(b, f)?;
+                self.require_nodes(&x, "intersect/except")?;
+                self.require_nodes(&y, "intersect/except")?;
+                let keep = matches!(e, Expr::Intersect(..));
+                x.retain(|i| y.contains(i) == keep);
+                sort_dedup(&mut x);
+                x
+            }
+            Expr::Range(a, b) => {
+                let x = self.single_atomic(a, f)?;
+                let y = self.single_atomic(b, f)?;
+                match (x, y) {
+                    (Some(x), Some(y)) => {
+                        let lo = to_integer(&x)?;
+                        let hi = to_integer(&y)?;
+                        if hi.saturating_sub(lo) > 1_000_000 {
+                            return Err(err("XPDY0130", "range too large"));
+                        }
+                        (lo..=hi).map(|i| Item::Atomic(Atomic::Int(i))).collect()
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            Expr::If(c, t, el) => {
+                if self.ebv(c, f)? {
+                    self.eval(t, f)?
+                } else {
+                    self.eval(el, f)?
+                }
+            }
+            Expr::For { var, domain, body } => {
+                let items = self.eval(domain, f)?;
+                let mut out = Vec::new();
+                for it in items {
+                    self.vars.push((var.clone(), Ok(vec![it])));
+                    let r = self.eval(body, f);
+                    self.vars.pop();
+                    out.extend(r?);
+                }
+                out
+            }
+        })
+    }
+
+    fn require_nodes(&self, items: &[Item<'d>], op: &str) -> XResult<()> {
+        if items.iter().all(Item::is_node) {
+            Ok(())
+        } else {
+            Err(err("XPTY0004", format!("{op} of values that are not nodes")))
+        }
+    }
+
+    /// Effective boolean value.
+    pub fn ebv(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<bool> {
+        match e {
+            Expr::And(parts) => {
+                for p in parts {
+                    if !self.ebv(p, f)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Expr::Or(parts) => {
+                for p in parts {
+                    if self.ebv(p, f)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Expr::Paren(inner) => self.ebv(inner, f),
+            Expr::GeneralComp(op, a, b) => {
+                let x = self.atomize_expr(a, f)?;
+                if x.is_empty() {
+                    return Ok(false);
+                }
+                let y = self.atomize_expr(b, f)?;
+                for p in &x {
+                    for q in &y {
+                        if compare_general(*op, p, q)? {
+                            return Ok(true);
+                        }
+                    }
+                }
+                Ok(false)
+            }
+            Expr::ValueComp(op, a, b) => {
+                let x = self.single_atomic(a, f)?;
+                let y = self.single_atomic(b, f)?;
+                match (x, y) {
+                    (Some(x), Some(y)) => compare_values(*op, &untyped_as_string(x), &untyped_as_string(y)),
+                    _ => Ok(false),
+                }
+            }
+            Expr::Quantified { q, var, domain, body } => {
+                let items = self.eval(domain, f)?;
+                for it in items {
+                    self.vars.push((var.clone(), Ok(vec![it])));
+                    let r = self.ebv(body, f);
+                    self.vars.pop();
+                    let r = r?;
+                    match q {
+                        Quantifier::Some if r => return Ok(true),
+                        Quantifier::Every if !r => return Ok(false),
+                        _ => {}
+                    }
+                }
+                Ok(*q == Quantifier::Every)
+            }
+            Expr::Castable { func, operand } => {
+                let items = self.eval(operand, f)?;
+                if items.len() > 1 {
+                    return Ok(false);
+                }
+                Ok(self.cast(*func, items).is_ok())
+            }
+            Expr::Path { start, steps } => {
+                let items = self.path(*start, steps, f)?;
+                ebv_of(&items)
+            }
+            _ => {
+                let items = self.eval(e, f)?;
+                ebv_of(&items)
+            }
+        }
+    }
+
+    /// Atomizes the value of an expression.
+    pub fn atomize_expr(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<Vec<Atomic<'d>>> {
+        let items = self.eval(e, f)?;
+        Ok(items.into_iter().map(|i| self.atomize(i)).collect())
+    }
+
+    pub fn atomize(&self, i: Item<'d>) -> Atomic<'d> {
+        let doc = self.bound.doc;
+        match i {
+            Item::Node(n) => Atomic::Untyped(doc.string_value(n)),
+            Item::Attr(n, k) => Atomic::Untyped(Cow::Borrowed(doc.attribute(n, k as usize).1)),
+            Item::Atomic(a) => a,
+        }
+    }
+
+    /// Zero or one atomic value; more is a type error (XPTY0004), as in a Saxon-compiled rule.
+    pub fn single_atomic(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<Option<Atomic<'d>>> {
+        let mut items = self.eval(e, f)?;
+        match items.len() {
+            0 => Ok(None),
+            1 => Ok(items.pop().map(|i| self.atomize(i))),
+            n => Err(err("XPTY0004", format!("a sequence of {n} items where at most one is allowed"))),
+        }
+    }
+
+    /// The string value of an optional single item ("" when empty).
+    pub fn string_arg(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<Cow<'d, str>> {
+        Ok(match self.single_atomic(e, f)? {
+            None => Cow::Borrowed(""),
+            Some(Atomic::Str(s) | Atomic::Untyped(s)) => s,
+            Some(a) => Cow::Owned(a.to_str().into_owned()),
+        })
+    }
+
+    pub fn string_of_item(&self, i: &Item<'d>) -> Cow<'d, str> {
+        let doc = self.bound.doc;
+        match i {
+            Item::Node(n) => doc.string_value(*n),
+            Item::Attr(n, k) => Cow::Borrowed(doc.attribute(*n, *k as usize).1),
+            Item::Atomic(Atomic::Str(s) | Atomic::Untyped(s)) => s.clone(),
+            Item::Atomic(a) => Cow::Owned(a.to_str().into_owned()),
+        }
+    }
+
+    fn path(&mut self, start: PathStart, steps: &[Step], f: &Focus<'d>) -> XResult<Seq<'d>> {
+        let mut current: Seq<'d> = match start {
+            PathStart::Root => {
+                if !f.item.is_node() {
+                    return Err(err("XPDY0050", "`/` when the context item is not a node"));
+                }
+                vec![Item::Node(NodeId::DOCUMENT)]
+            }
+            PathStart::Context => vec![f.item.clone()],
+        };
+        for (i, step) in steps.iter().enumerate() {
+            let last = i + 1 == steps.len();
+            current = self.step(&current, step, last, start == PathStart::Context && i == 0, f)?;
+            if current.is_empty() {
+                break;
+            }
+        }
+        Ok(current)
+    }
+
+    fn step(
+        &mut self,
+        input: &[Item<'d>],
+        step: &Step,
+        last: bool,
+        first_relative: bool,
+        outer: &Focus<'d>,
+    ) -> XResult<Seq<'d>> {
+        match step {
+            Step::Axis { axis, test, preds } => {
+                let mut out = Vec::new();
+                for it in input {
+                    let node = match it {
+                        Item::Node(n) => Item::Node(*n),
+                        Item::Attr(n, k) => Item::Attr(*n, *k),
+                        Item::Atomic(_) => {
+                            return Err(err("XPTY0020", "a path step applied to a value that is not a node"));
+                        }
+                    };
+                    let mut selected = self.axis(&node, *axis, test);
+                    if !preds.is_empty() {
+                        if axis.is_reverse() {
+                            selected.reverse();
+                        }
+                        selected = self.filter(selected, preds, true)?;
+                        if axis.is_reverse() {
+                            selected.reverse();
+                        }
+                    }
+                    out.extend(selected);
+                }
+                if input.len() > 1 {
+                    sort_dedup(&mut out);
+                }
+                Ok(out)
+            }
+            Step::Filter { expr, preds } => {
+                let mut out = Vec::new();
+                let size = input.len();
+                for (i, it) in input.iter().enumerate() {
+                    let focus = if first_relative {
+                        outer.clone()
+                    } else {
+                        Focus { item: it.clone(), pos: i + 1, size }
+                    };
+                    let r = self.eval(expr, &focus)?;
+                    let r = if preds.is_empty() { r } else { self.filter(r, preds, false)? };
+                    out.extend(r);
+                }
+                let all_nodes = out.iter().all(Item::is_node);
+                if all_nodes {
+                    if input.len() > 1 || !first_relative {
+                        sort_dedup(&mut out);
+                    }
+                } else if !last && !out.is_empty() {
+                    // Atomic values may only come from the last step.
+                    if out.iter().any(Item::is_node) {
+                        return Err(err("XPTY0018", "a path step returned both nodes and values"));
+                    }
+                } else if out.iter().any(Item::is_node) {
+                    return Err(err("XPTY0018", "a path step returned both nodes and values"));
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn filter(&mut self, items: Seq<'d>, preds: &[Expr], _axis: bool) -> XResult<Seq<'d>> {
+        let mut items = items;
+        for p in preds {
+            let size = items.len();
+            let mut kept = Vec::with_capacity(size);
+            for (i, it) in items.into_iter().enumerate() {
+                let focus = Focus { item: it, pos: i + 1, size };
+                let keep = match self.predicate(p, &focus) {
+                    Ok(k) => k,
+                    Err(_) if self.pattern_mode => false,
+                    Err(e) => return Err(e),
+                };
+                if keep {
+                    kept.push(focus.item);
+                }
+            }
+            items = kept;
+        }
+        Ok(items)
+    }
+
+    fn predicate(&mut self, p: &Expr, f: &Focus<'d>) -> XResult<bool> {
+        // Numeric literals select by position; everything else by effective boolean value.
+        match p {
+            Expr::Integer(i) => Ok(*i >= 1 && *i as usize == f.pos),
+            _ if p.may_be_positional() => {
+                let v = self.eval(p, f)?;
+                if let [Item::Atomic(a)] = v.as_slice() {
+                    if a.is_numeric() {
+                        let x = super::value::to_double(a)?;
+                        return Ok(x == f.pos as f64);
+                    }
+                }
+                ebv_of(&v)
+            }
+            _ => self.ebv(p, f),
+        }
+    }
+
+    fn axis(&self, it: &Item<'d>, axis: Axis, test: &NodeTest) -> Seq<'d> {
+        let doc = self.bound.doc;
+        let (node, attr) = match it {
+            Item::Node(n) => (*n, None),
+            Item::Attr(n, k) => (*n, Some(*k)),
+            Item::Atomic(_) => return Vec::new(),
+        };
+        let mut out = Vec::new();
+        let push = |n: NodeId, out: &mut Seq<'d>| {
+            if self.matches(n, test, axis) {
+                out.push(Item::Node(n));
+            }
+        };
+        match axis {
+            Axis::Child if attr.is_none() => {
+                for c in doc.children(node) {
+                    push(c, &mut out);
+                }
+            }
+            Axis::Descendant | Axis::DescendantOrSelf if attr.is_none() => {
+                if axis == Axis::DescendantOrSelf {
+                    push(node, &mut out);
+                }
+                if let NodeTest::Name(NameTest::Exact(name)) = test {
+                    out.extend(self.bound.descendants_named(node, *name).iter().map(|n| Item::Node(*n)));
+                } else {
+                    for d in doc.descendants(node) {
+                        push(d, &mut out);
+                    }
+                }
+            }
+            Axis::DescendantOrSelf => {
+                if let Some(k) = attr {
+                    if matches!(test, NodeTest::AnyNode) {
+                        out.push(Item::Attr(node, k));
+                    }
+                }
+            }
+            Axis::SelfAxis => match attr {
+                None => push(node, &mut out),
+                Some(k) => {
+                    if self.attr_matches(node, k, test) {
+                        out.push(Item::Attr(node, k));
+                    }
+                }
+            },
+            Axis::Parent => {
+                let p = if attr.is_some() { Some(node) } else { doc.parent(node) };
+                if let Some(p) = p {
+                    push(p, &mut out);
+                }
+            }
+            Axis::Ancestor | Axis::AncestorOrSelf => {
+                if axis == Axis::AncestorOrSelf {
+                    match attr {
+                        None => push(node, &mut out),
+                        Some(k) => {
+                            if self.attr_matches(node, k, test) {
+                                out.push(Item::Attr(node, k));
+                            }
+                        }
+                    }
+                }
+                let mut cur = if attr.is_some() { Some(node) } else { doc.parent(node) };
+                while let Some(p) = cur {
+                    push(p, &mut out);
+                    cur = doc.parent(p);
+                }
+                out.reverse();
+            }
+            Axis::FollowingSibling | Axis::PrecedingSibling if attr.is_none() => {
+                if let Some(p) = doc.parent(node) {
+                    let following = axis == Axis::FollowingSibling;
+                    for c in doc.children(p) {
+                        if (following && c > node) || (!following && c < node) {
+                            push(c, &mut out);
+                        }
+                    }
+                }
+            }
+            Axis::Following => {
+                let after = if attr.is_some() { NodeId(node.0 + 1) } else { doc.descendants_end(node) };
+                for i in after.0..doc.len() as u32 {
+                    push(NodeId(i), &mut out);
+                }
+            }
+            Axis::Preceding => {
+                // Nodes before, excluding ancestors.
+                let mut ancestors = Vec::new();
+                let mut cur = doc.parent(node);
+                while let Some(p) = cur {
+                    ancestors.push(p);
+                    cur = doc.parent(p);
+                }
+                for i in 1..node.0 {
+                    let n = NodeId(i);
+                    if !ancestors.contains(&n) {
+                        push(n, &mut out);
+                    }
+                }
+            }
+            Axis::Attribute if attr.is_none() && doc.kind(node) == NodeKind::Element => {
+                for k in 0..doc.attribute_count(node) {
+                    if self.attr_matches(node, k as u32, test) {
+                        out.push(Item::Attr(node, k as u32));
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn attr_matches(&self, node: NodeId, k: u32, test: &NodeTest) -> bool {
+        let doc = self.bound.doc;
+        let (name, _) = doc.attribute(node, k as usize);
+        match test {
+            NodeTest::AnyNode => true,
+            NodeTest::Text => false,
+            NodeTest::Name(NameTest::Any) => true,
+            NodeTest::Name(NameTest::Exact(id)) => self.bound.name_index_is(name, *id),
+            NodeTest::Name(NameTest::Local(l)) => *doc.names()[name].local == **l,
+            NodeTest::Name(NameTest::Namespace(ns)) => *doc.names()[name].ns == **ns,
+        }
+    }
+
+    /// Node test on the principal node kind of the axis (elements; attributes handled apart).
+    fn matches(&self, n: NodeId, test: &NodeTest, _axis: Axis) -> bool {
+        let doc = self.bound.doc;
+        match test {
+            NodeTest::AnyNode => true,
+            NodeTest::Text => doc.kind(n) == NodeKind::Text,
+            NodeTest::Name(t) => {
+                if doc.kind(n) != NodeKind::Element {
+                    return false;
+                }
+                match t {
+                    NameTest::Any => true,
+                    NameTest::Exact(id) => self.bound.has_name(n, *id),
+                    NameTest::Local(l) => doc.local_name(n) == &**l,
+                    NameTest::Namespace(ns) => doc.namespace(n) == &**ns,
+                }
+            }
+        }
+    }
+
+    pub(crate) fn cast(&self, func: super::ast::Func, items: Seq<'d>) -> XResult<Seq<'d>> {
+        let args = items;
+        super::functions::cast_items(self, func, args)
+    }
+}
+
+pub fn ebv_of(items: &[Item<'_>]) -> XResult<bool> {
+    match items {
+        [] => Ok(false),
+        [first, ..] if first.is_node() => Ok(true),
+        [Item::Atomic(a)] => Ok(match a {
+            Atomic::Bool(b) => *b,
+            Atomic::Str(s) | Atomic::Untyped(s) => !s.is_empty(),
+            Atomic::Int(i) => *i != 0,
+            Atomic::Dec(d) => !d.is_zero(),
+            Atomic::Dbl(f) => *f != 0.0 && !f.is_nan(),
+            Atomic::Date(_) => return Err(err("FORG0006", "effective boolean value of a date")),
+        }),
+        _ => Err(err("FORG0006", "effective boolean value of a sequence of several values")),
+    }
+}
+
+fn untyped_as_string(a: Atomic<'_>) -> Atomic<'_> {
+    match a {
+        Atomic::Untyped(s) => Atomic::Str(s),
+        other => other,
+    }
+}
+
+fn to_integer(a: &Atomic<'_>) -> XResult<i64> {
+    match a {
+        Atomic::Int(i) => Ok(*i),
+        Atomic::Untyped(s) => super::value::parse_integer(s),
+        other => Err(err("XPTY0004", format!("expected an integer, got {}", other.type_name()))),
+    }
+}
+
+/// Sorts nodes into document order and removes duplicates.
+pub fn sort_dedup(items: &mut Seq<'_>) {
+    if items.windows(2).all(|w| w[0].order_key() < w[1].order_key()) {
+        return;
+    }
+    items.sort_by_key(Item::order_key);
+    items.dedup_by_key(|i| i.order_key());
+}
+
+/// Comparison helper shared by min/max.
+pub fn less(a: &Atomic<'_>, b: &Atomic<'_>) -> XResult<bool> {
+    compare_values(CompOp::Lt, a, b)
+}
