@@ -260,3 +260,53 @@ pub fn validate(doc: &Document, ruleset: Ruleset) -> Report {
     }
     Report { ruleset, findings }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::Limits;
+
+    /// A tiny schema exercising rule-set functions, variables and both flags.
+    const SCHEMA: &str = r#"<?xml version="1.0"?>
+<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">
+  <ns prefix="u" uri="utils"/>
+  <function xmlns="http://www.w3.org/1999/XSL/Transform" name="u:gln" as="xs:boolean">
+    <param name="val"/>
+    <variable name="length" select="string-length($val) - 1"/>
+    <variable name="digits" select="reverse(for $i in string-to-codepoints(substring($val, 0, $length + 1)) return $i - 48)"/>
+    <variable name="weightedSum" select="sum(for $i in (0 to $length - 1) return $digits[$i + 1] * (1 + ((($i + 1) mod 2) * 2)))"/>
+    <value-of select="(10 - ($weightedSum mod 10)) mod 10 = number(substring($val, $length + 1, 1))"/>
+  </function>
+  <pattern>
+    <let name="first" value="/doc/gln[1]"/>
+    <rule context="gln">
+      <assert id="GLN" flag="fatal" test="u:gln(normalize-space())">bad GLN</assert>
+      <assert id="W" flag="warning" test="string-length(.) = 13">not 13 digits</assert>
+    </rule>
+    <rule context="gln">
+      <assert id="SHADOWED" test="false()">never: the first rule handles gln</assert>
+    </rule>
+  </pattern>
+</schema>"#;
+
+    fn run(xml: &str) -> Vec<Finding> {
+        let set = RuleSet::from_schematron(SCHEMA, Source::Peppol).unwrap();
+        let doc = Document::parse(xml.as_bytes(), &Limits::default()).unwrap();
+        set.check(&doc)
+    }
+
+    #[test]
+    fn rule_set_functions_run_their_xpath_bodies() {
+        assert!(run("<doc><gln>7300010000001</gln><gln>5790000435951</gln></doc>").is_empty());
+        let f = run("<doc><gln>7300010000002</gln><gln>123</gln></doc>");
+        let ids: Vec<(&str, Flag)> = f.iter().map(|f| (f.rule.as_str(), f.flag)).collect();
+        assert_eq!(ids, [("GLN", Flag::Fatal), ("GLN", Flag::Fatal), ("W", Flag::Warning)]);
+        assert_eq!(f[0].location, "/doc/gln[1]");
+    }
+
+    #[test]
+    fn embedded_rule_sets_load_completely() {
+        assert_eq!(RuleSet::en16931().schema.asserts().count(), 979);
+        assert_eq!(RuleSet::peppol().schema.asserts().count(), 156);
+    }
+}

@@ -66,8 +66,10 @@ pub struct Schema {
     pub globals: Vec<(Arc<str>, Expr)>,
     pub functions: Vec<UserFunction>,
     pub names: NameTable,
+    scope: Scope,
 }
 
+#[derive(Debug, Clone)]
 struct Scope {
     prefixes: HashMap<String, String>,
     functions: HashMap<(String, usize), usize>,
@@ -188,7 +190,12 @@ impl Schema {
         }
         let title =
             doc.child(root, NS_SCH, "title").map(|t| normalize(&doc.string_value(t))).unwrap_or_default();
-        Ok(Schema { title, patterns, globals, functions, names })
+        Ok(Schema { title, patterns, globals, functions, names, scope })
+    }
+
+    /// Compiles an ad-hoc expression with the schema's prefixes and functions in scope.
+    pub fn compile(&mut self, src: &str) -> Result<Expr, ParseError> {
+        xpath::compile(src, &self.scope, &mut self.names)
     }
 
     /// Every assert in document order with its rule context.

@@ -661,6 +661,7 @@ pub fn ebv_of(items: &[Item<'_>]) -> XResult<bool> {
             Atomic::Bool(b) => *b,
             Atomic::Str(s) | Atomic::Untyped(s) => !s.is_empty(),
             Atomic::Int(i) => *i != 0,
+            Atomic::Big(_) => true,
             Atomic::Dec(d) => !d.is_zero(),
             Atomic::Dbl(f) => *f != 0.0 && !f.is_nan(),
             Atomic::Date(_) => return Err(err("FORG0006", "effective boolean value of a date")),
@@ -679,7 +680,10 @@ fn untyped_as_string(a: Atomic<'_>) -> Atomic<'_> {
 fn to_integer(a: &Atomic<'_>) -> XResult<i64> {
     match a {
         Atomic::Int(i) => Ok(*i),
-        Atomic::Untyped(s) => super::value::parse_integer(s),
+        Atomic::Untyped(s) => match super::value::parse_integer(s)? {
+            Atomic::Int(i) => Ok(i),
+            _ => Err(err("XPDY0130", "range bound too large")),
+        },
         other => Err(err("XPTY0004", format!("expected an integer, got {}", other.type_name()))),
     }
 }

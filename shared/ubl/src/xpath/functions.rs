@@ -141,7 +141,15 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                         other => other,
                     };
                     one(match (func, a) {
-                        (_, Atomic::Int(i)) if func == Func::Abs => Atomic::Int(i.abs()),
+                        (_, Atomic::Int(i)) if func == Func::Abs => {
+                            i.checked_abs().map(Atomic::Int).unwrap_or_else(|| {
+                                super::value::integer(num_bigint::BigInt::from(i).magnitude().clone().into())
+                            })
+                        }
+                        (_, Atomic::Big(b)) if func == Func::Abs => {
+                            super::value::integer(b.magnitude().clone().into())
+                        }
+                        (_, Atomic::Big(b)) => Atomic::Big(b),
                         (_, Atomic::Int(i)) => Atomic::Int(i),
                         (Func::Floor, Atomic::Dec(d)) => Atomic::Dec(d.floor()),
                         (Func::Ceiling, Atomic::Dec(d)) => Atomic::Dec(d.ceil()),
@@ -172,6 +180,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                             0.0
                         }
                     }
+                    Some(Atomic::Str(s) | Atomic::Untyped(s)) => parse_double(&s).unwrap_or(f64::NAN),
                     Some(a) => to_double(&a).unwrap_or(f64::NAN),
                 }))
             }
@@ -400,8 +409,18 @@ pub fn cast_items<'d>(ev: &Evaluator<'_, 'd>, func: Func, mut items: Seq<'d>) ->
             _ => None,
         }
     };
+    if let (Func::XsInteger, Some(s)) = (func, lexical(&a)) {
+        return Ok(vec![Item::Atomic(parse_integer(&s)?)]);
+    }
+    if let (Func::XsInteger, Atomic::Big(_)) = (func, &a) {
+        return Ok(vec![Item::Atomic(a)]);
+    }
     let out = match func {
         Func::XsDecimal => Atomic::Dec(match &a {
+            Atomic::Big(b) => b
+                .to_string()
+                .parse::<Decimal>()
+                .map_err(|_| err("FOCA0001", "integer too large for xs:decimal"))?,
             Atomic::Int(i) => Decimal::from(*i),
             Atomic::Dec(d) => *d,
             Atomic::Dbl(x) => decimal_from_double(*x)?,
@@ -417,10 +436,7 @@ pub fn cast_items<'d>(ev: &Evaluator<'_, 'd>, func: Func, mut items: Seq<'d>) ->
             Atomic::Dbl(x) if x.is_finite() => x.trunc() as i64,
             Atomic::Dbl(_) => return Err(err("FOCA0002", "cannot cast NaN or INF to xs:integer")),
             Atomic::Bool(b) => *b as i64,
-            _ => match lexical(&a) {
-                Some(s) => parse_integer(&s)?,
-                None => return Err(err("XPTY0004", format!("cannot cast {} to xs:integer", a.type_name()))),
-            },
+            _ => return Err(err("XPTY0004", format!("cannot cast {} to xs:integer", a.type_name()))),
         }),
         Func::XsDouble => Atomic::Dbl(match &a {
             Atomic::Bool(b) => *b as i64 as f64,
@@ -433,6 +449,7 @@ pub fn cast_items<'d>(ev: &Evaluator<'_, 'd>, func: Func, mut items: Seq<'d>) ->
         Func::XsBoolean => Atomic::Bool(match &a {
             Atomic::Bool(b) => *b,
             Atomic::Int(i) => *i != 0,
+            Atomic::Big(_) => true,
             Atomic::Dec(d) => !d.is_zero(),
             Atomic::Dbl(x) => *x != 0.0 && !x.is_nan(),
             _ => match lexical(&a) {

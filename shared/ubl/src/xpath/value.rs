@@ -6,7 +6,10 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
+use num_bigint::BigInt;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
@@ -40,6 +43,8 @@ pub enum Atomic<'d> {
     Str(Cow<'d, str>),
     Untyped(Cow<'d, str>),
     Int(i64),
+    /// An integer beyond i64 (XPath integers are unbounded; IBAN checks build 30-digit ones).
+    Big(Arc<BigInt>),
     Dec(Decimal),
     Dbl(f64),
     Bool(bool),
@@ -68,7 +73,7 @@ impl<'d> Atomic<'d> {
         match self {
             Atomic::Str(_) => "xs:string",
             Atomic::Untyped(_) => "xs:untypedAtomic",
-            Atomic::Int(_) => "xs:integer",
+            Atomic::Int(_) | Atomic::Big(_) => "xs:integer",
             Atomic::Dec(_) => "xs:decimal",
             Atomic::Dbl(_) => "xs:double",
             Atomic::Bool(_) => "xs:boolean",
@@ -77,7 +82,7 @@ impl<'d> Atomic<'d> {
     }
 
     pub fn is_numeric(&self) -> bool {
-        matches!(self, Atomic::Int(_) | Atomic::Dec(_) | Atomic::Dbl(_))
+        matches!(self, Atomic::Int(_) | Atomic::Big(_) | Atomic::Dec(_) | Atomic::Dbl(_))
     }
 
     /// The canonical lexical form, as `string()` gives it.
@@ -85,6 +90,7 @@ impl<'d> Atomic<'d> {
         match self {
             Atomic::Str(s) | Atomic::Untyped(s) => Cow::Borrowed(s),
             Atomic::Int(i) => Cow::Owned(i.to_string()),
+            Atomic::Big(b) => Cow::Owned(b.to_string()),
             Atomic::Dec(d) => Cow::Owned(decimal_to_string(*d)),
             Atomic::Dbl(f) => Cow::Owned(double_to_string(*f)),
             Atomic::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
@@ -97,6 +103,7 @@ impl<'d> Atomic<'d> {
             Atomic::Str(s) => Atomic::Str(Cow::Owned(s.into_owned())),
             Atomic::Untyped(s) => Atomic::Untyped(Cow::Owned(s.into_owned())),
             Atomic::Int(i) => Atomic::Int(i),
+            Atomic::Big(b) => Atomic::Big(b),
             Atomic::Dec(d) => Atomic::Dec(d),
             Atomic::Dbl(f) => Atomic::Dbl(f),
             Atomic::Bool(b) => Atomic::Bool(b),
@@ -191,13 +198,41 @@ pub fn parse_double(raw: &str) -> XResult<f64> {
     s.parse::<f64>().map_err(|_| err("FORG0001", format!("cannot convert '{raw}' to xs:double")))
 }
 
-pub fn parse_integer(raw: &str) -> XResult<i64> {
+pub fn parse_integer<'d>(raw: &str) -> XResult<Atomic<'d>> {
     let s = raw.trim_matches(|c: char| c.is_ascii_whitespace());
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
     if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err("FORG0001", format!("cannot convert '{raw}' to xs:integer")));
     }
-    s.parse::<i64>().map_err(|_| err("FOAR0002", format!("'{raw}' is too large for an integer here")))
+    let s = s.strip_prefix('+').unwrap_or(s);
+    match s.parse::<i64>() {
+        Ok(i) => Ok(Atomic::Int(i)),
+        Err(_) => s
+            .parse::<BigInt>()
+            .map(|b| Atomic::Big(Arc::new(b)))
+            .map_err(|_| err("FORG0001", format!("cannot convert '{raw}' to xs:integer"))),
+    }
+}
+
+/// An integer value as a big integer, for arithmetic beyond i64.
+fn big(a: &Atomic<'_>) -> Option<BigInt> {
+    match a {
+        Atomic::Int(i) => Some(BigInt::from(*i)),
+        Atomic::Big(b) => Some((**b).clone()),
+        _ => None,
+    }
+}
+
+/// Keeps integers in i64 whenever they fit.
+pub fn integer<'d>(b: BigInt) -> Atomic<'d> {
+    match i64::try_from(&b) {
+        Ok(i) => Atomic::Int(i),
+        Err(_) => Atomic::Big(Arc::new(b)),
+    }
+}
+
+fn big_to_decimal(b: &BigInt) -> XResult<Decimal> {
+    b.to_string().parse::<Decimal>().map_err(|_| err("FOAR0002", "integer too large for a decimal"))
 }
 
 pub fn parse_boolean(raw: &str) -> XResult<bool> {
@@ -241,6 +276,7 @@ pub fn parse_date(raw: &str) -> XResult<NaiveDate> {
 /// Numeric promotion: returns both operands as the same numeric kind.
 pub enum NumPair {
     Int(i64, i64),
+    Big(BigInt, BigInt),
     Dec(Decimal, Decimal),
     Dbl(f64, f64),
 }
@@ -252,6 +288,7 @@ pub fn dec_to_f64(d: Decimal) -> f64 {
 pub fn to_double(a: &Atomic<'_>) -> XResult<f64> {
     match a {
         Atomic::Int(i) => Ok(*i as f64),
+        Atomic::Big(b) => Ok(b.to_string().parse::<f64>().unwrap_or(f64::NAN)),
         Atomic::Dec(d) => Ok(dec_to_f64(*d)),
         Atomic::Dbl(f) => Ok(*f),
         Atomic::Untyped(s) => parse_double(s),
@@ -265,6 +302,11 @@ pub fn promote(a: &Atomic<'_>, b: &Atomic<'_>) -> XResult<NumPair> {
         (Atomic::Int(x), Atomic::Dec(y)) => NumPair::Dec(Decimal::from(*x), *y),
         (Atomic::Dec(x), Atomic::Int(y)) => NumPair::Dec(*x, Decimal::from(*y)),
         (Atomic::Dec(x), Atomic::Dec(y)) => NumPair::Dec(*x, *y),
+        (Atomic::Big(_), Atomic::Int(_) | Atomic::Big(_)) | (Atomic::Int(_), Atomic::Big(_)) => {
+            NumPair::Big(big(a).unwrap_or_default(), big(b).unwrap_or_default())
+        }
+        (Atomic::Big(x), Atomic::Dec(y)) => NumPair::Dec(big_to_decimal(x)?, *y),
+        (Atomic::Dec(x), Atomic::Big(y)) => NumPair::Dec(*x, big_to_decimal(y)?),
         _ => NumPair::Dbl(to_double(a)?, to_double(b)?),
     })
 }
@@ -281,16 +323,34 @@ pub fn arith<'d>(op: ArithOp, a: &Atomic<'_>, b: &Atomic<'_>) -> XResult<Atomic<
         return Err(err("XPTY0004", format!("arithmetic on {} and {}", a.type_name(), b.type_name())));
     }
     match promote(&a, &b)? {
+        NumPair::Big(x, y) => {
+            if matches!(op, ArithOp::Div | ArithOp::IDiv | ArithOp::Mod) && y == BigInt::ZERO {
+                return Err(err("FOAR0001", "division by zero"));
+            }
+            Ok(match op {
+                ArithOp::Add => integer(x + y),
+                ArithOp::Sub => integer(x - y),
+                ArithOp::Mul => integer(x * y),
+                ArithOp::IDiv => integer(x / y),
+                ArithOp::Mod => integer(x % y),
+                ArithOp::Div => {
+                    Atomic::Dec(big_to_decimal(&x)?.checked_div(big_to_decimal(&y)?).ok_or_else(overflow)?)
+                }
+            })
+        }
         NumPair::Int(x, y) => match op {
-            ArithOp::Add => {
-                Ok(x.checked_add(y).map(Atomic::Int).unwrap_or_else(|| dec_op(op, x.into(), y.into())))
-            }
-            ArithOp::Sub => {
-                Ok(x.checked_sub(y).map(Atomic::Int).unwrap_or_else(|| dec_op(op, x.into(), y.into())))
-            }
-            ArithOp::Mul => {
-                Ok(x.checked_mul(y).map(Atomic::Int).unwrap_or_else(|| dec_op(op, x.into(), y.into())))
-            }
+            ArithOp::Add => Ok(x
+                .checked_add(y)
+                .map(Atomic::Int)
+                .unwrap_or_else(|| integer(BigInt::from(x) + BigInt::from(y)))),
+            ArithOp::Sub => Ok(x
+                .checked_sub(y)
+                .map(Atomic::Int)
+                .unwrap_or_else(|| integer(BigInt::from(x) - BigInt::from(y)))),
+            ArithOp::Mul => Ok(x
+                .checked_mul(y)
+                .map(Atomic::Int)
+                .unwrap_or_else(|| integer(BigInt::from(x) * BigInt::from(y)))),
             ArithOp::Div => {
                 if y == 0 {
                     return Err(err("FOAR0001", "division by zero"));
@@ -346,16 +406,6 @@ pub fn arith<'d>(op: ArithOp, a: &Atomic<'_>, b: &Atomic<'_>) -> XResult<Atomic<
     }
 }
 
-/// Integer overflow falls back to decimals, like XPath's unbounded integers.
-fn dec_op<'d>(op: ArithOp, x: Decimal, y: Decimal) -> Atomic<'d> {
-    let r = match op {
-        ArithOp::Add => x.checked_add(y),
-        ArithOp::Sub => x.checked_sub(y),
-        _ => x.checked_mul(y),
-    };
-    r.map(Atomic::Dec).unwrap_or(Atomic::Dbl(f64::NAN))
-}
-
 fn ord_holds(op: CompOp, o: Ordering) -> bool {
     match op {
         CompOp::Eq => o == Ordering::Equal,
@@ -376,6 +426,7 @@ pub fn compare_values(op: CompOp, a: &Atomic<'_>, b: &Atomic<'_>) -> XResult<boo
         (Date(x), Date(y)) => Ok(ord_holds(op, x.cmp(y))),
         _ if a.is_numeric() && b.is_numeric() => match promote(a, b)? {
             NumPair::Int(x, y) => Ok(ord_holds(op, x.cmp(&y))),
+            NumPair::Big(x, y) => Ok(ord_holds(op, x.cmp(&y))),
             NumPair::Dec(x, y) => Ok(ord_holds(op, x.cmp(&y))),
             NumPair::Dbl(x, y) => Ok(match x.partial_cmp(&y) {
                 Some(o) => ord_holds(op, o),
@@ -409,7 +460,7 @@ fn cast_untyped_like<'a>(s: &'a str, other: &Atomic<'_>) -> XResult<Atomic<'a>> 
 /// XPath `round`: halves go towards positive infinity.
 pub fn round<'d>(a: &Atomic<'_>) -> XResult<Atomic<'d>> {
     Ok(match a {
-        Atomic::Int(i) => Atomic::Int(*i),
+        Atomic::Int(_) | Atomic::Big(_) => a.clone().into_owned(),
         Atomic::Dec(d) => Atomic::Dec((*d + Decimal::new(5, 1)).floor()),
         Atomic::Dbl(f) => Atomic::Dbl(if f.is_finite() { (f + 0.5).floor() } else { *f }),
         Atomic::Untyped(s) => Atomic::Dbl({
