@@ -104,7 +104,7 @@ struct Node {
     end: u32,
     /// Elements: index into `names`; text: unused.
     name: u32,
-    /// Elements: the prefix as written; text: the content.
+    /// Elements: the qualified name as written; text: the content.
     span: Span,
     attrs_start: u32,
     attrs_len: u32,
@@ -219,18 +219,13 @@ impl Document {
 
     /// The prefix as written in the file ("" for none).
     pub fn prefix(&self, id: NodeId) -> &str {
-        let n = self.node(id);
-        if n.kind == NodeKind::Element { self.span(n.span) } else { "" }
+        self.qualified_name(id).split_once(':').map(|(p, _)| p).unwrap_or("")
     }
 
-    /// The element's name as written (`prefix:local`).
-    pub fn qualified_name(&self, id: NodeId) -> Cow<'_, str> {
-        let prefix = self.prefix(id);
-        if prefix.is_empty() {
-            Cow::Borrowed(self.local_name(id))
-        } else {
-            Cow::Owned(format!("{prefix}:{}", self.local_name(id)))
-        }
+    /// The element's name as written (`prefix:local`), "" for other nodes.
+    pub fn qualified_name(&self, id: NodeId) -> &str {
+        let n = self.node(id);
+        if n.kind == NodeKind::Element { self.span(n.span) } else { "" }
     }
 
     /// Whether the element is `{ns}local`.
@@ -334,7 +329,7 @@ impl Document {
                     let name = self.name_index(n);
                     let same: Vec<NodeId> =
                         self.elements(parent).filter(|c| self.name_index(*c) == name).collect();
-                    let step = self.qualified_name(n).into_owned();
+                    let step = self.qualified_name(n).to_owned();
                     if same.len() > 1 {
                         let pos = same.iter().position(|c| *c == n).unwrap_or(0) + 1;
                         steps.push(format!("{step}[{pos}]"));
@@ -535,8 +530,8 @@ impl Builder {
                     let ns = resolved(res, e.name().prefix().map(|p| p.into_inner()), offset)?;
                     let local = local.into_inner();
                     let name = self.intern(&ns, local);
-                    let prefix = e.name().prefix().map(|p| p.into_inner().to_owned()).unwrap_or_default();
-                    let prefix = self.push_str(&prefix);
+                    // The name as written: `name()` and locations return it without building it.
+                    let qname = self.push_str(e.name().into_inner());
                     let attrs_start = self.doc.attrs.len() as u32;
                     for attr in e.attributes() {
                         let attr =
@@ -569,7 +564,7 @@ impl Builder {
                         first_child: NONE,
                         end: id + 1,
                         name,
-                        span: prefix,
+                        span: qname,
                         attrs_start,
                         attrs_len,
                     });

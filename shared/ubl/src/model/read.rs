@@ -552,7 +552,7 @@ impl Reader<'_> {
 fn root_name(doc: &Document, root: NodeId) -> String {
     let ns = doc.namespace(root);
     if ns.is_empty() {
-        doc.qualified_name(root).into_owned()
+        doc.qualified_name(root).to_owned()
     } else {
         format!("{{{ns}}}{}", doc.local_name(root))
     }

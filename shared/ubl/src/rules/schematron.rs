@@ -119,7 +119,7 @@ impl Schema {
         let doc = Document::parse(source.as_bytes(), &limits)?;
         let root = doc.root();
         if !doc.is(root, NS_SCH, "schema") {
-            return Err(LoadError::NotSchematron(doc.qualified_name(root).into_owned()));
+            return Err(LoadError::NotSchematron(doc.qualified_name(root).to_owned()));
         }
         let mut scope = Scope { prefixes: HashMap::new(), functions: HashMap::new() };
         let mut names = NameTable::default();
@@ -253,7 +253,7 @@ fn compile_body(
     };
     let unsupported = |n: NodeId| LoadError::Unsupported {
         function: function.to_owned(),
-        instruction: doc.qualified_name(n).into_owned(),
+        instruction: doc.qualified_name(n).to_owned(),
     };
     let Some((first, rest)) = instructions.split_first() else {
         return Err(LoadError::Unsupported {

@@ -320,10 +320,28 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 }
                 Ok(self.cast(*func, items).is_ok())
             }
+            Expr::Path { start, steps } if steps.iter().all(|s| matches!(s, Step::Axis { .. })) => {
+                self.path_exists(*start, steps, f)
+            }
             Expr::Path { start, steps } => {
                 let items = self.path(*start, steps, f)?;
                 ebv_of(&items)
             }
+            // `normalize-space(x)` is true when x has a non-space character: no need to build it.
+            Expr::Call(super::ast::Func::NormalizeSpace, args) => {
+                let s = match args.first() {
+                    Some(e) => self.string_arg(e, f)?,
+                    None => self.string_of_item(&f.item),
+                };
+                Ok(s.chars().any(|c| !matches!(c, ' ' | '\t' | '\n' | '\r')))
+            }
+            Expr::Call(super::ast::Func::Not, args) => Ok(!self.ebv(&args[0], f)?),
+            Expr::Call(super::ast::Func::Exists, args) => match &args[0] {
+                Expr::Path { start, steps } if steps.iter().all(|s| matches!(s, Step::Axis { .. })) => {
+                    self.path_exists(*start, steps, f)
+                }
+                other => Ok(!self.eval(other, f)?.is_empty()),
+            },
             _ => {
                 let items = self.eval(e, f)?;
                 ebv_of(&items)
@@ -393,6 +411,48 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             }
         }
         Ok(current)
+    }
+
+    /// Whether a path of axis steps selects anything, stopping at the first node found.
+    fn path_exists(&mut self, start: PathStart, steps: &[Step], f: &Focus<'d>) -> XResult<bool> {
+        let origin = match start {
+            PathStart::Root => {
+                if !f.item.is_node() {
+                    return Err(err("XPDY0050", "`/` when the context item is not a node"));
+                }
+                Item::Node(NodeId::DOCUMENT)
+            }
+            PathStart::Context => f.item.clone(),
+        };
+        if steps.is_empty() {
+            return Ok(true);
+        }
+        self.exists_from(&origin, steps)
+    }
+
+    fn exists_from(&mut self, item: &Item<'d>, steps: &[Step]) -> XResult<bool> {
+        let Some((Step::Axis { axis, test, preds }, rest)) = steps.split_first() else {
+            return Ok(true);
+        };
+        if let Item::Atomic(_) = item {
+            return Err(err("XPTY0020", "a path step applied to a value that is not a node"));
+        }
+        let mut selected = self.axis(item, *axis, test);
+        if !preds.is_empty() {
+            if axis.is_reverse() {
+                selected.reverse();
+            }
+            selected = self.filter(selected, preds, true)?;
+        }
+        if rest.is_empty() {
+            return Ok(!selected.is_empty());
+        }
+        for next in &selected {
+            if self.exists_from(next, rest)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn step(
@@ -516,6 +576,20 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         };
         match axis {
             Axis::Child if attr.is_none() => {
+                // A name absent from the subtree, or rare in it, is answered from the index;
+                // otherwise walk the children.
+                if let NodeTest::Name(NameTest::Exact(name)) = test {
+                    let candidates = self.bound.descendants_named(node, *name);
+                    if candidates.len() <= 16 {
+                        out.extend(
+                            candidates
+                                .iter()
+                                .filter(|c| doc.parent(**c) == Some(node))
+                                .map(|c| Item::Node(*c)),
+                        );
+                        return out;
+                    }
+                }
                 for c in doc.children(node) {
                     push(c, &mut out);
                 }

@@ -346,14 +346,14 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 };
                 let doc = self.doc();
                 string(match item {
-                    Item::Node(n) => match func {
-                        Func::Name => doc.qualified_name(n).into_owned(),
-                        Func::LocalName => doc.local_name(n).to_owned(),
-                        _ => doc.namespace(n).to_owned(),
-                    },
+                    Item::Node(n) => Cow::Borrowed(match func {
+                        Func::Name => doc.qualified_name(n),
+                        Func::LocalName => doc.local_name(n),
+                        _ => doc.namespace(n),
+                    }),
                     Item::Attr(n, k) => {
                         let name = &doc.names()[doc.attribute(n, k as usize).0];
-                        if func == Func::NamespaceUri { name.ns.to_string() } else { name.local.to_string() }
+                        Cow::Borrowed(if func == Func::NamespaceUri { &*name.ns } else { &*name.local })
                     }
                     Item::Atomic(_) => return Err(err("XPTY0004", format!("{}() of a value", func.name()))),
                 })

@@ -1,0 +1,7 @@
+//! Unit tests of matching, manual processing, suggestions and the journal, built on
+//! [`crate::testkit`].
+
+mod journal;
+mod manual;
+mod matching;
+mod suggest;
