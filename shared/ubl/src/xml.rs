@@ -7,7 +7,8 @@
 //! prefix; the prefix is kept only to print locations and for XPath `name()`.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 
 use quick_xml::NsReader;
 use quick_xml::events::Event;
@@ -394,7 +395,8 @@ fn sniff_non_xml(head: &[u8]) -> Result<(), XmlError> {
 
 struct Builder {
     doc: Document,
-    name_ids: HashMap<(Box<str>, Box<str>), u32>,
+    /// Namespace → local name → index, looked up with borrowed strings (no key is built per element).
+    name_ids: FxHashMap<Box<str>, FxHashMap<Box<str>, u32>>,
     /// Open elements, innermost last; the document node at the bottom.
     stack: Vec<u32>,
     /// Last child appended under each open element, to link siblings.
@@ -422,20 +424,19 @@ impl Builder {
                 buf: String::with_capacity(capacity / 2),
                 names: Vec::new(),
             },
-            name_ids: HashMap::new(),
+            name_ids: FxHashMap::default(),
             stack: vec![0],
             last_child: vec![NONE],
         }
     }
 
     fn intern(&mut self, ns: &str, local: &str) -> u32 {
-        if let Some(id) = self.name_ids.get(&(Box::from(ns), Box::from(local))) {
+        if let Some(id) = self.name_ids.get(ns).and_then(|m| m.get(local)) {
             return *id;
         }
         let id = self.doc.names.len() as u32;
-        let name = ExpandedName { ns: ns.into(), local: local.into() };
-        self.name_ids.insert((name.ns.clone(), name.local.clone()), id);
-        self.doc.names.push(name);
+        self.name_ids.entry(ns.into()).or_default().insert(local.into(), id);
+        self.doc.names.push(ExpandedName { ns: ns.into(), local: local.into() });
         id
     }
 
@@ -529,7 +530,7 @@ impl Builder {
                     let (res, local) = reader.resolver().resolve_element(e.name());
                     let ns = resolved(res, e.name().prefix().map(|p| p.into_inner()), offset)?;
                     let local = local.into_inner();
-                    let name = self.intern(&ns, local);
+                    let name = self.intern(ns, local);
                     // The name as written: `name()` and locations return it without building it.
                     let qname = self.push_str(e.name().into_inner());
                     let attrs_start = self.doc.attrs.len() as u32;
@@ -550,7 +551,7 @@ impl Builder {
                                 other => XmlError::Malformed { offset, message: other.to_string() },
                             },
                         )?;
-                        let aname = self.intern(&ans, local);
+                        let aname = self.intern(ans, local);
                         let value = self.push_str(&value);
                         self.doc.attrs.push(Attr { name: aname, value });
                     }
@@ -639,10 +640,10 @@ impl Builder {
     }
 }
 
-fn resolved(res: ResolveResult<'_>, prefix: Option<&str>, offset: usize) -> Result<String, XmlError> {
+fn resolved<'a>(res: ResolveResult<'a>, prefix: Option<&str>, offset: usize) -> Result<&'a str, XmlError> {
     match res {
-        ResolveResult::Bound(ns) => Ok(ns.into_inner().to_owned()),
-        ResolveResult::Unbound => Ok(String::new()),
+        ResolveResult::Bound(ns) => Ok(ns.into_inner()),
+        ResolveResult::Unbound => Ok(""),
         ResolveResult::Unknown(p) => Err(XmlError::UnboundPrefix {
             prefix: if p.is_empty() { prefix.unwrap_or_default().to_owned() } else { p },
             offset,

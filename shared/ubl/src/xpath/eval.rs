@@ -29,18 +29,28 @@ impl<'d> Focus<'d> {
 /// Evaluates expressions against one document, with variables in scope.
 pub struct Evaluator<'b, 'd> {
     pub(crate) bound: &'b BoundDocument<'d>,
-    functions: &'b [super::UserFunction],
+    functions: &'d [super::UserFunction],
     vars: Vec<(Arc<str>, XResult<Seq<'d>>)>,
     /// Variables below this depth are global (visible inside rule-set functions).
     globals: usize,
     call_depth: usize,
+    /// Spare result buffers: existence tests run thousands of times per document.
+    pool: Vec<Seq<'d>>,
     /// Errors inside predicates count as "false" (XSLT pattern matching semantics).
     pub(crate) pattern_mode: bool,
 }
 
 impl<'b, 'd> Evaluator<'b, 'd> {
-    pub fn new(bound: &'b BoundDocument<'d>, functions: &'b [super::UserFunction]) -> Self {
-        Evaluator { bound, functions, vars: Vec::new(), globals: 0, call_depth: 0, pattern_mode: false }
+    pub fn new(bound: &'b BoundDocument<'d>, functions: &'d [super::UserFunction]) -> Self {
+        Evaluator {
+            bound,
+            functions,
+            vars: Vec::new(),
+            globals: 0,
+            call_depth: 0,
+            pool: Vec::new(),
+            pattern_mode: false,
+        }
     }
 
     /// Marks the variables defined so far as global.
@@ -48,7 +58,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         self.globals = self.vars.len();
     }
 
-    fn fn_body(&mut self, body: &super::FnBody) -> XResult<Seq<'d>> {
+    fn fn_body(&mut self, body: &'d super::FnBody) -> XResult<Seq<'d>> {
         let inner = Focus::node(NodeId::DOCUMENT);
         match body {
             super::FnBody::Value(v) => self.fn_value(v, &inner),
@@ -73,7 +83,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         }
     }
 
-    fn fn_value(&mut self, v: &super::FnValue, f: &Focus<'d>) -> XResult<Seq<'d>> {
+    fn fn_value(&mut self, v: &'d super::FnValue, f: &Focus<'d>) -> XResult<Seq<'d>> {
         match v {
             super::FnValue::Select(e) => self.eval(e, f),
             super::FnValue::Text(t) => Ok(vec![Item::Atomic(Atomic::Untyped(Cow::Owned(t.to_string())))]),
@@ -85,7 +95,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         }
     }
 
-    fn user_call(&mut self, index: usize, args: &[Expr], f: &Focus<'d>) -> XResult<Seq<'d>> {
+    fn user_call(&mut self, index: usize, args: &'d [Expr], f: &Focus<'d>) -> XResult<Seq<'d>> {
         let functions = self.functions;
         let func =
             functions.get(index).ok_or_else(|| err("XPST0017", format!("no rule-set function #{index}")))?;
@@ -147,10 +157,10 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         self.bound.doc
     }
 
-    pub fn eval(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<Seq<'d>> {
+    pub fn eval(&mut self, e: &'d Expr, f: &Focus<'d>) -> XResult<Seq<'d>> {
         Ok(match e {
             Expr::Empty => Vec::new(),
-            Expr::Str(s) => vec![Item::Atomic(Atomic::Str(Cow::Owned(s.to_string())))],
+            Expr::Str(s) => vec![Item::Atomic(Atomic::Str(Cow::Borrowed(&**s)))],
             Expr::Integer(i) => vec![Item::Atomic(Atomic::Int(*i))],
             Expr::Decimal(d) => vec![Item::Atomic(Atomic::Dec(*d))],
             Expr::Double(x) => vec![Item::Atomic(Atomic::Dbl(*x))],
@@ -256,7 +266,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     }
 
     /// Effective boolean value.
-    pub fn ebv(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<bool> {
+    pub fn ebv(&mut self, e: &'d Expr, f: &Focus<'d>) -> XResult<bool> {
         match e {
             Expr::And(parts) => {
                 for p in parts {
@@ -350,7 +360,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     }
 
     /// Atomizes the value of an expression.
-    pub fn atomize_expr(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<Vec<Atomic<'d>>> {
+    pub fn atomize_expr(&mut self, e: &'d Expr, f: &Focus<'d>) -> XResult<Vec<Atomic<'d>>> {
         let items = self.eval(e, f)?;
         Ok(items.into_iter().map(|i| self.atomize(i)).collect())
     }
@@ -365,7 +375,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     }
 
     /// Zero or one atomic value; more is a type error (XPTY0004), as in a Saxon-compiled rule.
-    pub fn single_atomic(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<Option<Atomic<'d>>> {
+    pub fn single_atomic(&mut self, e: &'d Expr, f: &Focus<'d>) -> XResult<Option<Atomic<'d>>> {
         let mut items = self.eval(e, f)?;
         match items.len() {
             0 => Ok(None),
@@ -375,7 +385,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     }
 
     /// The string value of an optional single item ("" when empty).
-    pub fn string_arg(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<Cow<'d, str>> {
+    pub fn string_arg(&mut self, e: &'d Expr, f: &Focus<'d>) -> XResult<Cow<'d, str>> {
         Ok(match self.single_atomic(e, f)? {
             None => Cow::Borrowed(""),
             Some(Atomic::Str(s) | Atomic::Untyped(s)) => s,
@@ -393,7 +403,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         }
     }
 
-    fn path(&mut self, start: PathStart, steps: &[Step], f: &Focus<'d>) -> XResult<Seq<'d>> {
+    fn path(&mut self, start: PathStart, steps: &'d [Step], f: &Focus<'d>) -> XResult<Seq<'d>> {
         let mut current: Seq<'d> = match start {
             PathStart::Root => {
                 if !f.item.is_node() {
@@ -414,7 +424,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     }
 
     /// Whether a path of axis steps selects anything, stopping at the first node found.
-    fn path_exists(&mut self, start: PathStart, steps: &[Step], f: &Focus<'d>) -> XResult<bool> {
+    fn path_exists(&mut self, start: PathStart, steps: &'d [Step], f: &Focus<'d>) -> XResult<bool> {
         let origin = match start {
             PathStart::Root => {
                 if !f.item.is_node() {
@@ -430,35 +440,42 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         self.exists_from(&origin, steps)
     }
 
-    fn exists_from(&mut self, item: &Item<'d>, steps: &[Step]) -> XResult<bool> {
+    fn exists_from(&mut self, item: &Item<'d>, steps: &'d [Step]) -> XResult<bool> {
         let Some((Step::Axis { axis, test, preds }, rest)) = steps.split_first() else {
             return Ok(true);
         };
         if let Item::Atomic(_) = item {
             return Err(err("XPTY0020", "a path step applied to a value that is not a node"));
         }
-        let mut selected = self.axis(item, *axis, test);
+        let mut selected = self.pool.pop().unwrap_or_default();
+        selected.clear();
+        self.axis_into(item, *axis, test, &mut selected);
         if !preds.is_empty() {
             if axis.is_reverse() {
                 selected.reverse();
             }
             selected = self.filter(selected, preds, true)?;
         }
+        let mut found = false;
         if rest.is_empty() {
-            return Ok(!selected.is_empty());
-        }
-        for next in &selected {
-            if self.exists_from(next, rest)? {
-                return Ok(true);
+            found = !selected.is_empty();
+        } else {
+            for next in &selected {
+                if self.exists_from(next, rest)? {
+                    found = true;
+                    break;
+                }
             }
         }
-        Ok(false)
+        selected.clear();
+        self.pool.push(selected);
+        Ok(found)
     }
 
     fn step(
         &mut self,
         input: &[Item<'d>],
-        step: &Step,
+        step: &'d Step,
         last: bool,
         first_relative: bool,
         outer: &Focus<'d>,
@@ -522,7 +539,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         }
     }
 
-    fn filter(&mut self, items: Seq<'d>, preds: &[Expr], _axis: bool) -> XResult<Seq<'d>> {
+    fn filter(&mut self, items: Seq<'d>, preds: &'d [Expr], _axis: bool) -> XResult<Seq<'d>> {
         let mut items = items;
         for p in preds {
             let size = items.len();
@@ -543,7 +560,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         Ok(items)
     }
 
-    fn predicate(&mut self, p: &Expr, f: &Focus<'d>) -> XResult<bool> {
+    fn predicate(&mut self, p: &'d Expr, f: &Focus<'d>) -> XResult<bool> {
         // Numeric literals select by position; everything else by effective boolean value.
         match p {
             Expr::Integer(i) => Ok(*i >= 1 && *i as usize == f.pos),
@@ -562,13 +579,19 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     }
 
     fn axis(&self, it: &Item<'d>, axis: Axis, test: &NodeTest) -> Seq<'d> {
+        let mut out = Vec::new();
+        self.axis_into(it, axis, test, &mut out);
+        out
+    }
+
+    /// Appends the nodes of `axis` from `it` that pass `test`, in axis order.
+    fn axis_into(&self, it: &Item<'d>, axis: Axis, test: &NodeTest, out: &mut Seq<'d>) {
         let doc = self.bound.doc;
         let (node, attr) = match it {
             Item::Node(n) => (*n, None),
             Item::Attr(n, k) => (*n, Some(*k)),
-            Item::Atomic(_) => return Vec::new(),
+            Item::Atomic(_) => return,
         };
-        let mut out = Vec::new();
         let push = |n: NodeId, out: &mut Seq<'d>| {
             if self.matches(n, test, axis) {
                 out.push(Item::Node(n));
@@ -587,22 +610,22 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                                 .filter(|c| doc.parent(**c) == Some(node))
                                 .map(|c| Item::Node(*c)),
                         );
-                        return out;
+                        return;
                     }
                 }
                 for c in doc.children(node) {
-                    push(c, &mut out);
+                    push(c, out);
                 }
             }
             Axis::Descendant | Axis::DescendantOrSelf if attr.is_none() => {
                 if axis == Axis::DescendantOrSelf {
-                    push(node, &mut out);
+                    push(node, out);
                 }
                 if let NodeTest::Name(NameTest::Exact(name)) = test {
                     out.extend(self.bound.descendants_named(node, *name).iter().map(|n| Item::Node(*n)));
                 } else {
                     for d in doc.descendants(node) {
-                        push(d, &mut out);
+                        push(d, out);
                     }
                 }
             }
@@ -614,7 +637,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 }
             }
             Axis::SelfAxis => match attr {
-                None => push(node, &mut out),
+                None => push(node, out),
                 Some(k) => {
                     if self.attr_matches(node, k, test) {
                         out.push(Item::Attr(node, k));
@@ -624,13 +647,14 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Axis::Parent => {
                 let p = if attr.is_some() { Some(node) } else { doc.parent(node) };
                 if let Some(p) = p {
-                    push(p, &mut out);
+                    push(p, out);
                 }
             }
             Axis::Ancestor | Axis::AncestorOrSelf => {
+                let start = out.len();
                 if axis == Axis::AncestorOrSelf {
                     match attr {
-                        None => push(node, &mut out),
+                        None => push(node, out),
                         Some(k) => {
                             if self.attr_matches(node, k, test) {
                                 out.push(Item::Attr(node, k));
@@ -640,17 +664,17 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 }
                 let mut cur = if attr.is_some() { Some(node) } else { doc.parent(node) };
                 while let Some(p) = cur {
-                    push(p, &mut out);
+                    push(p, out);
                     cur = doc.parent(p);
                 }
-                out.reverse();
+                out[start..].reverse();
             }
             Axis::FollowingSibling | Axis::PrecedingSibling if attr.is_none() => {
                 if let Some(p) = doc.parent(node) {
                     let following = axis == Axis::FollowingSibling;
                     for c in doc.children(p) {
                         if (following && c > node) || (!following && c < node) {
-                            push(c, &mut out);
+                            push(c, out);
                         }
                     }
                 }
@@ -658,7 +682,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Axis::Following => {
                 let after = if attr.is_some() { NodeId(node.0 + 1) } else { doc.descendants_end(node) };
                 for i in after.0..doc.len() as u32 {
-                    push(NodeId(i), &mut out);
+                    push(NodeId(i), out);
                 }
             }
             Axis::Preceding => {
@@ -672,7 +696,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 for i in 1..node.0 {
                     let n = NodeId(i);
                     if !ancestors.contains(&n) {
-                        push(n, &mut out);
+                        push(n, out);
                     }
                 }
             }
@@ -685,7 +709,6 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             }
             _ => {}
         }
-        out
     }
 
     fn attr_matches(&self, node: NodeId, k: u32, test: &NodeTest) -> bool {

@@ -66,14 +66,14 @@ fn substring(s: &str, start: f64, len: Option<f64>) -> String {
 }
 
 impl<'b, 'd> Evaluator<'b, 'd> {
-    fn double_arg(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<f64> {
+    fn double_arg(&mut self, e: &'d Expr, f: &Focus<'d>) -> XResult<f64> {
         match self.single_atomic(e, f)? {
             None => Ok(f64::NAN),
             Some(a) => to_double(&a),
         }
     }
 
-    pub(crate) fn call(&mut self, func: Func, args: &[Expr], f: &Focus<'d>) -> XResult<Seq<'d>> {
+    pub(crate) fn call(&mut self, func: Func, args: &'d [Expr], f: &Focus<'d>) -> XResult<Seq<'d>> {
         let arg = |i: usize| &args[i];
         Ok(match func {
             Func::Not => boolean(!self.ebv(arg(0), f)?),
@@ -374,7 +374,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     }
 
     /// Atomized values with untyped ones cast to xs:double, as `sum` and `avg` take them.
-    fn numeric_values(&mut self, e: &Expr, f: &Focus<'d>) -> XResult<Vec<Atomic<'d>>> {
+    fn numeric_values(&mut self, e: &'d Expr, f: &Focus<'d>) -> XResult<Vec<Atomic<'d>>> {
         self.atomize_expr(e, f)?
             .into_iter()
             .map(|a| match a {
@@ -385,7 +385,13 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             .collect()
     }
 
-    fn regex_args(&mut self, args: &[Expr], pat: usize, flags: usize, f: &Focus<'d>) -> XResult<Arc<Regex>> {
+    fn regex_args(
+        &mut self,
+        args: &'d [Expr],
+        pat: usize,
+        flags: usize,
+        f: &Focus<'d>,
+    ) -> XResult<Arc<Regex>> {
         let p = self.string_arg(&args[pat], f)?;
         let fl = match args.get(flags) {
             Some(e) => self.string_arg(e, f)?.into_owned(),

@@ -2,7 +2,7 @@
 //! each document is then bound to that table by looking up its own few distinct names, so a name
 //! test during evaluation is one integer comparison.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::xml::{Document, NodeId, NodeKind};
 
@@ -12,27 +12,34 @@ pub type NameId = u32;
 const NONE: u32 = u32::MAX;
 
 /// The names the compiled expressions test.
+/// Keyed by namespace then local name, so a lookup borrows both strings instead of building a key.
 #[derive(Debug, Default, Clone)]
 pub struct NameTable {
-    map: HashMap<(Box<str>, Box<str>), NameId>,
+    map: FxHashMap<Box<str>, FxHashMap<Box<str>, NameId>>,
+    len: usize,
 }
 
 impl NameTable {
     pub fn intern(&mut self, ns: &str, local: &str) -> NameId {
-        let next = self.map.len() as NameId;
-        *self.map.entry((ns.into(), local.into())).or_insert(next)
+        if let Some(id) = self.lookup(ns, local) {
+            return id;
+        }
+        let id = self.len as NameId;
+        self.len += 1;
+        self.map.entry(ns.into()).or_default().insert(local.into(), id);
+        id
     }
 
     pub fn lookup(&self, ns: &str, local: &str) -> Option<NameId> {
-        self.map.get(&(Box::from(ns), Box::from(local))).copied()
+        self.map.get(ns).and_then(|m| m.get(local)).copied()
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len == 0
     }
 }
 
@@ -43,26 +50,34 @@ pub struct BoundDocument<'d> {
     pub doc: &'d Document,
     /// Document name index → table id (or NONE).
     doc_to_table: Vec<NameId>,
-    /// Table id → elements with that name, in document order.
-    by_name: HashMap<NameId, Vec<NodeId>>,
+    /// Table id → index into `by_name` (or NONE): a plain vector, so lookups do no hashing.
+    table_to_slot: Vec<u32>,
+    /// Elements per name known to the table, in document order.
+    by_name: Vec<Vec<NodeId>>,
 }
 
 impl<'d> BoundDocument<'d> {
     pub fn new(doc: &'d Document, table: &NameTable) -> BoundDocument<'d> {
         let doc_to_table: Vec<NameId> =
             doc.names().iter().map(|n| table.lookup(&n.ns, &n.local).unwrap_or(NONE)).collect();
-        let mut by_name: HashMap<NameId, Vec<NodeId>> = HashMap::new();
+        let mut table_to_slot = vec![NONE; table.len()];
+        let mut by_name: Vec<Vec<NodeId>> = Vec::new();
         for id in doc.descendants(NodeId::DOCUMENT) {
             if doc.kind(id) == NodeKind::Element {
                 if let Some(i) = doc.name_index(id) {
                     let t = doc_to_table[i];
                     if t != NONE {
-                        by_name.entry(t).or_default().push(id);
+                        let slot = &mut table_to_slot[t as usize];
+                        if *slot == NONE {
+                            *slot = by_name.len() as u32;
+                            by_name.push(Vec::new());
+                        }
+                        by_name[*slot as usize].push(id);
                     }
                 }
             }
         }
-        BoundDocument { doc, doc_to_table, by_name }
+        BoundDocument { doc, doc_to_table, table_to_slot, by_name }
     }
 
     /// Whether element `id` has the interned name `name`.
@@ -82,7 +97,11 @@ impl<'d> BoundDocument<'d> {
 
     /// Elements named `name` among the descendants of `id`, in document order.
     pub fn descendants_named(&self, id: NodeId, name: NameId) -> &[NodeId] {
-        let Some(all) = self.by_name.get(&name) else { return &[] };
+        let slot = self.table_to_slot.get(name as usize).copied().unwrap_or(NONE);
+        if slot == NONE {
+            return &[];
+        }
+        let all = &self.by_name[slot as usize];
         let lo = all.partition_point(|n| *n <= id);
         let end = self.doc.descendants_end(id);
         let hi = all.partition_point(|n| *n < end);
