@@ -148,7 +148,7 @@ impl RuleSet {
     /// Runs every pattern over the document.
     pub fn check(&self, doc: &Document) -> Vec<Finding> {
         let bound = BoundDocument::new(doc, &self.schema.names);
-        let mut ev = Evaluator::new(&bound, &self.schema.functions);
+        let mut ev = Evaluator::new(&bound, &self.schema.functions).with_cache_slots(self.schema.cache_slots);
         let root_focus = Focus::node(NodeId::DOCUMENT);
         for (name, expr) in &self.schema.globals {
             let v = ev.eval(expr, &root_focus);

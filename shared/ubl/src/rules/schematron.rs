@@ -66,6 +66,8 @@ pub struct Schema {
     pub globals: Vec<(Arc<str>, Expr)>,
     pub functions: Vec<UserFunction>,
     pub names: NameTable,
+    /// How many cached document-constant subexpressions the asserts and lets use.
+    pub cache_slots: usize,
     scope: Scope,
 }
 
@@ -190,7 +192,19 @@ impl Schema {
         }
         let title =
             doc.child(root, NS_SCH, "title").map(|t| normalize(&doc.string_value(t))).unwrap_or_default();
-        Ok(Schema { title, patterns, globals, functions, names, scope })
+        // Rule contexts stay uncached: they are evaluated once per document anyway, and in pattern
+        // mode (errors are non-matches), which must not leak into asserts sharing a subexpression.
+        let mut slots = HashMap::new();
+        for r in patterns.iter_mut().flat_map(|p| p.rules.iter_mut()) {
+            for (_, e) in &mut r.lets {
+                e.cache_document_constants(&mut slots);
+            }
+            for a in &mut r.asserts {
+                a.test.cache_document_constants(&mut slots);
+            }
+        }
+        let cache_slots = slots.len();
+        Ok(Schema { title, patterns, globals, functions, names, cache_slots, scope })
     }
 
     /// Compiles an ad-hoc expression with the schema's prefixes and functions in scope.

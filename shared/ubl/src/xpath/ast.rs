@@ -53,6 +53,87 @@ pub enum Expr {
     },
     /// A call of a function defined by the rule set itself (Peppol's `u:*`), by index.
     UserCall(usize, Vec<Expr>),
+    /// A subexpression whose value depends only on the document (a root-anchored path without
+    /// variables), evaluated at most once per document and kept in slot `.0`.
+    Cached(u32, Box<Expr>),
+}
+
+impl Expr {
+    /// The direct subexpressions, for passes over the tree.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        let mut out: Vec<&mut Expr> = Vec::new();
+        match self {
+            Expr::Paren(a) | Expr::Neg(a) | Expr::Plus(a) | Expr::Cached(_, a) => out.push(a),
+            Expr::Castable { operand, .. } => out.push(operand),
+            Expr::Sequence(v) | Expr::And(v) | Expr::Or(v) | Expr::Call(_, v) | Expr::UserCall(_, v) => {
+                out.extend(v.iter_mut())
+            }
+            Expr::Filter(base, preds) => {
+                out.push(base);
+                out.extend(preds.iter_mut());
+            }
+            Expr::Path { steps, .. } => {
+                for s in steps {
+                    match s {
+                        Step::Axis { preds, .. } => out.extend(preds.iter_mut()),
+                        Step::Filter { expr, preds } => {
+                            out.push(expr);
+                            out.extend(preds.iter_mut());
+                        }
+                    }
+                }
+            }
+            Expr::Arith(_, a, b)
+            | Expr::GeneralComp(_, a, b)
+            | Expr::ValueComp(_, a, b)
+            | Expr::Union(a, b)
+            | Expr::Intersect(a, b)
+            | Expr::Except(a, b)
+            | Expr::Range(a, b) => {
+                out.push(a);
+                out.push(b);
+            }
+            Expr::If(a, b, c) => {
+                out.push(a);
+                out.push(b);
+                out.push(c);
+            }
+            Expr::For { domain, body, .. } | Expr::Quantified { domain, body, .. } => {
+                out.push(domain);
+                out.push(body);
+            }
+            Expr::Empty
+            | Expr::Str(_)
+            | Expr::Integer(_)
+            | Expr::Decimal(_)
+            | Expr::Double(_)
+            | Expr::Var(_)
+            | Expr::ContextItem => {}
+        }
+        out
+    }
+
+    fn uses_variables(&mut self) -> bool {
+        matches!(self, Expr::Var(_)) || self.children_mut().into_iter().any(|c| c.uses_variables())
+    }
+
+    /// Wraps every document-constant subexpression in [`Expr::Cached`]; structurally equal ones
+    /// share a slot (`slots` maps their printed form to the slot).
+    pub fn cache_document_constants(&mut self, slots: &mut std::collections::HashMap<String, u32>) {
+        let constant = matches!(self, Expr::Path { start: PathStart::Root, steps } if !steps.is_empty())
+            && !self.uses_variables();
+        if constant {
+            let key = format!("{self:?}");
+            let next = slots.len() as u32;
+            let slot = *slots.entry(key).or_insert(next);
+            let inner = std::mem::replace(self, Expr::Empty);
+            *self = Expr::Cached(slot, Box::new(inner));
+            return;
+        }
+        for c in self.children_mut() {
+            c.cache_document_constants(slots);
+        }
+    }
 }
 
 impl Expr {
@@ -123,6 +204,8 @@ pub enum Axis {
     Following,
     Preceding,
     Attribute,
+    /// `descendant-or-self::node()/attribute::X`, answered from the attribute index.
+    DescendantAttribute,
 }
 
 impl Axis {

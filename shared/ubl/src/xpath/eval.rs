@@ -36,6 +36,8 @@ pub struct Evaluator<'b, 'd> {
     call_depth: usize,
     /// Spare result buffers: existence tests run thousands of times per document.
     pool: Vec<Seq<'d>>,
+    /// Values of [`Expr::Cached`] subexpressions for this document.
+    cache: Vec<Option<Seq<'d>>>,
     /// Errors inside predicates count as "false" (XSLT pattern matching semantics).
     pub(crate) pattern_mode: bool,
 }
@@ -49,8 +51,27 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             globals: 0,
             call_depth: 0,
             pool: Vec::new(),
+            cache: Vec::new(),
             pattern_mode: false,
         }
+    }
+
+    /// Makes room for the rule set's cached subexpressions.
+    pub fn with_cache_slots(mut self, slots: usize) -> Self {
+        self.cache = vec![None; slots];
+        self
+    }
+
+    fn cached(&mut self, slot: u32, e: &'d Expr, f: &Focus<'d>) -> XResult<&Seq<'d>> {
+        let i = slot as usize;
+        if i >= self.cache.len() {
+            self.cache.resize(i + 1, None);
+        }
+        if self.cache[i].is_none() {
+            let v = self.eval(e, f)?;
+            self.cache[i] = Some(v);
+        }
+        Ok(self.cache[i].as_ref().expect("filled above"))
     }
 
     /// Marks the variables defined so far as global.
@@ -181,6 +202,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             }
             Expr::Call(func, args) => self.call(*func, args, f)?,
             Expr::UserCall(index, args) => self.user_call(*index, args, f)?,
+            Expr::Cached(slot, inner) => self.cached(*slot, inner, f)?.clone(),
             Expr::Neg(inner) => match self.single_atomic(inner, f)? {
                 None => Vec::new(),
                 Some(a) => vec![Item::Atomic(arith(ArithOp::Sub, &Atomic::Int(0), &a)?)],
@@ -285,6 +307,10 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 Ok(false)
             }
             Expr::Paren(inner) => self.ebv(inner, f),
+            Expr::Cached(slot, inner) => {
+                let v = self.cached(*slot, inner, f)?;
+                ebv_of(v)
+            }
             Expr::GeneralComp(op, a, b) => {
                 let x = self.atomize_expr(a, f)?;
                 if x.is_empty() {
@@ -698,6 +724,13 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                     if !ancestors.contains(&n) {
                         push(n, out);
                     }
+                }
+            }
+            Axis::DescendantAttribute if attr.is_none() => {
+                if let NodeTest::Name(NameTest::Exact(name)) = test {
+                    out.extend(
+                        self.bound.attributes_named(node, *name).iter().map(|(n, k)| Item::Attr(*n, *k)),
+                    );
                 }
             }
             Axis::Attribute if attr.is_none() && doc.kind(node) == NodeKind::Element => {

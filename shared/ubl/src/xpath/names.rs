@@ -54,6 +54,10 @@ pub struct BoundDocument<'d> {
     table_to_slot: Vec<u32>,
     /// Elements per name known to the table, in document order.
     by_name: Vec<Vec<NodeId>>,
+    /// Table id → index into `attrs_by_name` (or NONE).
+    table_to_attr_slot: Vec<u32>,
+    /// Attributes per name known to the table, as (element, position), in document order.
+    attrs_by_name: Vec<Vec<(NodeId, u32)>>,
 }
 
 impl<'d> BoundDocument<'d> {
@@ -62,8 +66,21 @@ impl<'d> BoundDocument<'d> {
             doc.names().iter().map(|n| table.lookup(&n.ns, &n.local).unwrap_or(NONE)).collect();
         let mut table_to_slot = vec![NONE; table.len()];
         let mut by_name: Vec<Vec<NodeId>> = Vec::new();
+        let mut table_to_attr_slot = vec![NONE; table.len()];
+        let mut attrs_by_name: Vec<Vec<(NodeId, u32)>> = Vec::new();
         for id in doc.descendants(NodeId::DOCUMENT) {
             if doc.kind(id) == NodeKind::Element {
+                for k in 0..doc.attribute_count(id) {
+                    let t = doc_to_table[doc.attribute(id, k).0];
+                    if t != NONE {
+                        let slot = &mut table_to_attr_slot[t as usize];
+                        if *slot == NONE {
+                            *slot = attrs_by_name.len() as u32;
+                            attrs_by_name.push(Vec::new());
+                        }
+                        attrs_by_name[*slot as usize].push((id, k as u32));
+                    }
+                }
                 if let Some(i) = doc.name_index(id) {
                     let t = doc_to_table[i];
                     if t != NONE {
@@ -77,7 +94,20 @@ impl<'d> BoundDocument<'d> {
                 }
             }
         }
-        BoundDocument { doc, doc_to_table, table_to_slot, by_name }
+        BoundDocument { doc, doc_to_table, table_to_slot, by_name, table_to_attr_slot, attrs_by_name }
+    }
+
+    /// Attributes named `name` on `id` or its descendants, in document order.
+    pub fn attributes_named(&self, id: NodeId, name: NameId) -> &[(NodeId, u32)] {
+        let slot = self.table_to_attr_slot.get(name as usize).copied().unwrap_or(NONE);
+        if slot == NONE {
+            return &[];
+        }
+        let all = &self.attrs_by_name[slot as usize];
+        let lo = all.partition_point(|(n, _)| *n < id);
+        let end = self.doc.descendants_end(id);
+        let hi = all.partition_point(|(n, _)| *n < end);
+        if lo >= hi { &[] } else { &all[lo..hi] }
     }
 
     /// Whether element `id` has the interned name `name`.

@@ -786,6 +786,33 @@ fn parse_number(n: &str) -> Option<Expr> {
     }
 }
 
+/// `(child::a[p] | child::b)` → `(descendant::a[p] | descendant::b)`, if every branch is one child
+/// step without positional predicates; `None` otherwise.
+fn descendant_union(e: &Expr) -> Option<Expr> {
+    match e {
+        Expr::Paren(inner) => descendant_union(inner).map(|x| Expr::Paren(Box::new(x))),
+        Expr::Union(a, b) => {
+            Some(Expr::Union(Box::new(descendant_union(a)?), Box::new(descendant_union(b)?)))
+        }
+        Expr::Path { start: PathStart::Context, steps } if steps.len() == 1 => match &steps[0] {
+            Step::Axis { axis: Axis::Child, test: test @ NodeTest::Name(_), preds }
+                if preds.iter().all(|p| !p.may_be_positional()) =>
+            {
+                Some(Expr::Path {
+                    start: PathStart::Context,
+                    steps: vec![Step::Axis {
+                        axis: Axis::Descendant,
+                        test: test.clone(),
+                        preds: preds.clone(),
+                    }],
+                })
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 pub(crate) fn descendant_or_self() -> Step {
     Step::Axis { axis: Axis::DescendantOrSelf, test: NodeTest::AnyNode, preds: Vec::new() }
 }
@@ -794,7 +821,28 @@ pub(crate) fn descendant_or_self() -> Step {
 /// predicate depends on position, and the latter is one indexed lookup instead of a walk.
 pub(crate) fn optimise_steps(steps: Vec<Step>) -> Vec<Step> {
     let mut out: Vec<Step> = Vec::with_capacity(steps.len());
+    let after_descendant_or_self = |out: &Vec<Step>| matches!(out.last(), Some(Step::Axis { axis: Axis::DescendantOrSelf, test: NodeTest::AnyNode, preds }) if preds.is_empty());
     for step in steps {
+        // `//@X` → one lookup in the attribute index.
+        if let Step::Axis { axis: Axis::Attribute, test: NodeTest::Name(NameTest::Exact(_)), preds } = &step {
+            if after_descendant_or_self(&out) && preds.iter().all(|p| !p.may_be_positional()) {
+                out.pop();
+                if let Step::Axis { test, preds, .. } = step {
+                    out.push(Step::Axis { axis: Axis::DescendantAttribute, test, preds });
+                }
+                continue;
+            }
+        }
+        // `//(a|b)` → `(descendant::a | descendant::b)` when a and b are plain child steps.
+        if let Step::Filter { expr, preds } = &step {
+            if after_descendant_or_self(&out) && preds.is_empty() {
+                if let Some(rewritten) = descendant_union(expr) {
+                    out.pop();
+                    out.push(Step::Filter { expr: Box::new(rewritten), preds: Vec::new() });
+                    continue;
+                }
+            }
+        }
         if let Step::Axis { axis: Axis::Child, test, preds } = &step {
             if let Some(Step::Axis { axis: Axis::DescendantOrSelf, test: NodeTest::AnyNode, preds: p0 }) =
                 out.last()
