@@ -196,12 +196,18 @@ impl Schema {
         // mode (errors are non-matches), which must not leak into asserts sharing a subexpression.
         let mut slots = HashMap::new();
         for r in patterns.iter_mut().flat_map(|p| p.rules.iter_mut()) {
+            r.context.optimise_quantifiers();
             for (_, e) in &mut r.lets {
+                e.optimise_quantifiers();
                 e.cache_document_constants(&mut slots);
             }
             for a in &mut r.asserts {
+                a.test.optimise_quantifiers();
                 a.test.cache_document_constants(&mut slots);
             }
+        }
+        for (_, e) in &mut globals {
+            e.optimise_quantifiers();
         }
         let cache_slots = slots.len();
         Ok(Schema { title, patterns, globals, functions, names, cache_slots, scope })

@@ -53,6 +53,15 @@ pub enum Expr {
     },
     /// A call of a function defined by the rule set itself (Peppol's `u:*`), by index.
     UserCall(usize, Vec<Expr>),
+    /// `some|every $v in domain satisfies value op $v` (or `$v op value`) where `value` does not
+    /// use `$v`: `value` is evaluated once instead of once per item of the domain.
+    Membership {
+        q: Quantifier,
+        op: CompOp,
+        value: Box<Expr>,
+        domain: Box<Expr>,
+        var_first: bool,
+    },
     /// A subexpression whose value depends only on the document (a root-anchored path without
     /// variables), evaluated at most once per document and kept in slot `.0`.
     Cached(u32, Box<Expr>),
@@ -65,6 +74,10 @@ impl Expr {
         match self {
             Expr::Paren(a) | Expr::Neg(a) | Expr::Plus(a) | Expr::Cached(_, a) => out.push(a),
             Expr::Castable { operand, .. } => out.push(operand),
+            Expr::Membership { value, domain, .. } => {
+                out.push(value);
+                out.push(domain);
+            }
             Expr::Sequence(v) | Expr::And(v) | Expr::Or(v) | Expr::Call(_, v) | Expr::UserCall(_, v) => {
                 out.extend(v.iter_mut())
             }
@@ -115,6 +128,32 @@ impl Expr {
 
     fn uses_variables(&mut self) -> bool {
         matches!(self, Expr::Var(_)) || self.children_mut().into_iter().any(|c| c.uses_variables())
+    }
+
+    fn uses_variable(&mut self, name: &str) -> bool {
+        matches!(self, Expr::Var(v) if &**v == name)
+            || self.children_mut().into_iter().any(|c| c.uses_variable(name))
+    }
+
+    /// Rewrites quantified comparisons against the bound variable into [`Expr::Membership`].
+    pub fn optimise_quantifiers(&mut self) {
+        for c in self.children_mut() {
+            c.optimise_quantifiers();
+        }
+        let Expr::Quantified { q, var, domain, body } = self else { return };
+        let Expr::GeneralComp(op, a, b) = &mut **body else { return };
+        let (value, var_first) = match (&**a, &**b) {
+            (_, Expr::Var(v)) if v == var => (a, false),
+            (Expr::Var(v), _) if v == var => (b, true),
+            _ => return,
+        };
+        if value.uses_variable(var) {
+            return;
+        }
+        let value = std::mem::replace(&mut **value, Expr::Empty);
+        let domain = std::mem::replace(&mut **domain, Expr::Empty);
+        *self =
+            Expr::Membership { q: *q, op: *op, value: Box::new(value), domain: Box::new(domain), var_first };
     }
 
     /// Wraps every document-constant subexpression in [`Expr::Cached`]; structurally equal ones

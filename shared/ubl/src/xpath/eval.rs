@@ -221,6 +221,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 }
             }
             Expr::GeneralComp(..)
+            | Expr::Membership { .. }
             | Expr::ValueComp(..)
             | Expr::And(_)
             | Expr::Or(_)
@@ -344,6 +345,34 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                     match q {
                         Quantifier::Some if r => return Ok(true),
                         Quantifier::Every if !r => return Ok(false),
+                        _ => {}
+                    }
+                }
+                Ok(*q == Quantifier::Every)
+            }
+            Expr::Membership { q, op, value, domain, var_first } => {
+                let items = self.eval(domain, f)?;
+                if items.is_empty() {
+                    return Ok(*q == Quantifier::Every);
+                }
+                let values = self.atomize_expr(value, f)?;
+                for it in items {
+                    let d = self.atomize(it);
+                    let mut holds = false;
+                    for v in &values {
+                        let r = if *var_first {
+                            compare_general(*op, &d, v)?
+                        } else {
+                            compare_general(*op, v, &d)?
+                        };
+                        if r {
+                            holds = true;
+                            break;
+                        }
+                    }
+                    match q {
+                        Quantifier::Some if holds => return Ok(true),
+                        Quantifier::Every if !holds => return Ok(false),
                         _ => {}
                     }
                 }
