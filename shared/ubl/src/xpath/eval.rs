@@ -107,11 +107,13 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     fn fn_value(&mut self, v: &'d super::FnValue, f: &Focus<'d>) -> XResult<Seq<'d>> {
         match v {
             super::FnValue::Select(e) => self.eval(e, f),
-            super::FnValue::Text(t) => Ok(vec![Item::Atomic(Atomic::Untyped(Cow::Owned(t.to_string())))]),
+            super::FnValue::Text(t) => {
+                Ok(smallvec::smallvec![Item::Atomic(Atomic::Untyped(Cow::Owned(t.to_string())))])
+            }
             super::FnValue::ValueOf(e) => {
                 let items = self.eval(e, f)?;
                 let parts: Vec<Cow<'d, str>> = items.iter().map(|i| self.string_of_item(i)).collect();
-                Ok(vec![Item::Atomic(Atomic::Untyped(Cow::Owned(parts.join(" "))))])
+                Ok(smallvec::smallvec![Item::Atomic(Atomic::Untyped(Cow::Owned(parts.join(" "))))])
             }
         }
     }
@@ -180,16 +182,16 @@ impl<'b, 'd> Evaluator<'b, 'd> {
 
     pub fn eval(&mut self, e: &'d Expr, f: &Focus<'d>) -> XResult<Seq<'d>> {
         Ok(match e {
-            Expr::Empty => Vec::new(),
-            Expr::Str(s) => vec![Item::Atomic(Atomic::Str(Cow::Borrowed(&**s)))],
-            Expr::Integer(i) => vec![Item::Atomic(Atomic::Int(*i))],
-            Expr::Decimal(d) => vec![Item::Atomic(Atomic::Dec(*d))],
-            Expr::Double(x) => vec![Item::Atomic(Atomic::Dbl(*x))],
+            Expr::Empty => Seq::new(),
+            Expr::Str(s) => smallvec::smallvec![Item::Atomic(Atomic::Str(Cow::Borrowed(&**s)))],
+            Expr::Integer(i) => smallvec::smallvec![Item::Atomic(Atomic::Int(*i))],
+            Expr::Decimal(d) => smallvec::smallvec![Item::Atomic(Atomic::Dec(*d))],
+            Expr::Double(x) => smallvec::smallvec![Item::Atomic(Atomic::Dbl(*x))],
             Expr::Var(v) => self.var(v)?,
-            Expr::ContextItem => vec![f.item.clone()],
+            Expr::ContextItem => smallvec::smallvec![f.item.clone()],
             Expr::Paren(inner) => self.eval(inner, f)?,
             Expr::Sequence(items) => {
-                let mut out = Vec::new();
+                let mut out = Seq::new();
                 for i in items {
                     out.extend(self.eval(i, f)?);
                 }
@@ -204,20 +206,22 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Expr::UserCall(index, args) => self.user_call(*index, args, f)?,
             Expr::Cached(slot, inner) => self.cached(*slot, inner, f)?.clone(),
             Expr::Neg(inner) => match self.single_atomic(inner, f)? {
-                None => Vec::new(),
-                Some(a) => vec![Item::Atomic(arith(ArithOp::Sub, &Atomic::Int(0), &a)?)],
+                None => Seq::new(),
+                Some(a) => smallvec::smallvec![Item::Atomic(arith(ArithOp::Sub, &Atomic::Int(0), &a)?)],
             },
             Expr::Plus(inner) => match self.single_atomic(inner, f)? {
-                None => Vec::new(),
-                Some(Atomic::Untyped(s)) => vec![Item::Atomic(Atomic::Dbl(super::value::parse_double(&s)?))],
-                Some(a) => vec![Item::Atomic(a)],
+                None => Seq::new(),
+                Some(Atomic::Untyped(s)) => {
+                    smallvec::smallvec![Item::Atomic(Atomic::Dbl(super::value::parse_double(&s)?))]
+                }
+                Some(a) => smallvec::smallvec![Item::Atomic(a)],
             },
             Expr::Arith(op, a, b) => {
                 let x = self.single_atomic(a, f)?;
                 let y = self.single_atomic(b, f)?;
                 match (x, y) {
-                    (Some(x), Some(y)) => vec![Item::Atomic(arith(*op, &x, &y)?)],
-                    _ => Vec::new(),
+                    (Some(x), Some(y)) => smallvec::smallvec![Item::Atomic(arith(*op, &x, &y)?)],
+                    _ => Seq::new(),
                 }
             }
             Expr::GeneralComp(..)
@@ -226,7 +230,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             | Expr::And(_)
             | Expr::Or(_)
             | Expr::Quantified { .. }
-            | Expr::Castable { .. } => vec![Item::Atomic(Atomic::Bool(self.ebv(e, f)?))],
+            | Expr::Castable { .. } => smallvec::smallvec![Item::Atomic(Atomic::Bool(self.ebv(e, f)?))],
             Expr::Union(a, b) => {
                 let mut x = self.eval(a, f)?;
                 x.extend(self.eval(b, f)?);
@@ -256,7 +260,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                         }
                         (lo..=hi).map(|i| Item::Atomic(Atomic::Int(i))).collect()
                     }
-                    _ => Vec::new(),
+                    _ => Seq::new(),
                 }
             }
             Expr::If(c, t, el) => {
@@ -268,9 +272,9 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             }
             Expr::For { var, domain, body } => {
                 let items = self.eval(domain, f)?;
-                let mut out = Vec::new();
+                let mut out = Seq::new();
                 for it in items {
-                    self.vars.push((var.clone(), Ok(vec![it])));
+                    self.vars.push((var.clone(), Ok(smallvec::smallvec![it])));
                     let r = self.eval(body, f);
                     self.vars.pop();
                     out.extend(r?);
@@ -338,7 +342,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Expr::Quantified { q, var, domain, body } => {
                 let items = self.eval(domain, f)?;
                 for it in items {
-                    self.vars.push((var.clone(), Ok(vec![it])));
+                    self.vars.push((var.clone(), Ok(smallvec::smallvec![it])));
                     let r = self.ebv(body, f);
                     self.vars.pop();
                     let r = r?;
@@ -464,9 +468,9 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 if !f.item.is_node() {
                     return Err(err("XPDY0050", "`/` when the context item is not a node"));
                 }
-                vec![Item::Node(NodeId::DOCUMENT)]
+                smallvec::smallvec![Item::Node(NodeId::DOCUMENT)]
             }
-            PathStart::Context => vec![f.item.clone()],
+            PathStart::Context => smallvec::smallvec![f.item.clone()],
         };
         for (i, step) in steps.iter().enumerate() {
             let last = i + 1 == steps.len();
@@ -537,7 +541,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     ) -> XResult<Seq<'d>> {
         match step {
             Step::Axis { axis, test, preds } => {
-                let mut out = Vec::new();
+                let mut out = Seq::new();
                 for it in input {
                     let node = match it {
                         Item::Node(n) => Item::Node(*n),
@@ -564,7 +568,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 Ok(out)
             }
             Step::Filter { expr, preds } => {
-                let mut out = Vec::new();
+                let mut out = Seq::new();
                 let size = input.len();
                 for (i, it) in input.iter().enumerate() {
                     let focus = if first_relative {
@@ -598,7 +602,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         let mut items = items;
         for p in preds {
             let size = items.len();
-            let mut kept = Vec::with_capacity(size);
+            let mut kept = Seq::with_capacity(size);
             for (i, it) in items.into_iter().enumerate() {
                 let focus = Focus { item: it, pos: i + 1, size };
                 let keep = match self.predicate(p, &focus) {
@@ -634,7 +638,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     }
 
     fn axis(&self, it: &Item<'d>, axis: Axis, test: &NodeTest) -> Seq<'d> {
-        let mut out = Vec::new();
+        let mut out = Seq::new();
         self.axis_into(it, axis, test, &mut out);
         out
     }

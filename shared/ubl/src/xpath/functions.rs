@@ -18,15 +18,15 @@ use super::value::{
 };
 
 fn one<'d>(a: Atomic<'d>) -> Seq<'d> {
-    vec![Item::Atomic(a)]
+    smallvec::smallvec![Item::Atomic(a)]
 }
 
 fn string<'d>(s: impl Into<Cow<'d, str>>) -> Seq<'d> {
-    vec![Item::Atomic(Atomic::Str(s.into()))]
+    smallvec::smallvec![Item::Atomic(Atomic::Str(s.into()))]
 }
 
 fn boolean<'d>(b: bool) -> Seq<'d> {
-    vec![Item::Atomic(Atomic::Bool(b))]
+    smallvec::smallvec![Item::Atomic(Atomic::Bool(b))]
 }
 
 fn is_xml_space(c: char) -> bool {
@@ -100,7 +100,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Func::Avg => {
                 let values = self.numeric_values(arg(0), f)?;
                 if values.is_empty() {
-                    return Ok(Vec::new());
+                    return Ok(Seq::new());
                 }
                 let mut acc = values[0].clone();
                 for v in &values[1..] {
@@ -130,11 +130,11 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 best.map(one).unwrap_or_default()
             }
             Func::Round => match self.single_atomic(arg(0), f)? {
-                None => Vec::new(),
+                None => Seq::new(),
                 Some(a) => one(round(&a)?),
             },
             Func::Floor | Func::Ceiling | Func::Abs => match self.single_atomic(arg(0), f)? {
-                None => Vec::new(),
+                None => Seq::new(),
                 Some(a) => {
                     let a = match a {
                         Atomic::Untyped(s) => Atomic::Dbl(parse_double(&s)?),
@@ -279,7 +279,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                     return Err(err("FORX0003", "tokenize() pattern matches the empty string"));
                 }
                 if s.is_empty() {
-                    return Ok(Vec::new());
+                    return Ok(Seq::new());
                 }
                 re.split(&s).map(|t| Item::Atomic(Atomic::Str(Cow::Owned(t.to_owned())))).collect()
             }
@@ -358,7 +358,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                     Item::Atomic(_) => return Err(err("XPTY0004", format!("{}() of a value", func.name()))),
                 })
             }
-            Func::Root => vec![Item::Node(crate::xml::NodeId::DOCUMENT)],
+            Func::Root => smallvec::smallvec![Item::Node(crate::xml::NodeId::DOCUMENT)],
             Func::Position => one(Atomic::Int(f.pos as i64)),
             Func::Last => one(Atomic::Int(f.size as i64)),
             Func::XsDecimal
@@ -404,7 +404,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
 /// The constructor functions (`xs:decimal(...)` etc.) and `castable as`.
 pub fn cast_items<'d>(ev: &Evaluator<'_, 'd>, func: Func, mut items: Seq<'d>) -> XResult<Seq<'d>> {
     let item = match items.len() {
-        0 => return Ok(Vec::new()),
+        0 => return Ok(Seq::new()),
         1 => items.pop().unwrap_or(Item::Atomic(Atomic::Int(0))),
         n => return Err(err("XPTY0004", format!("{}() of a sequence of {n} items", func.name()))),
     };
@@ -416,10 +416,10 @@ pub fn cast_items<'d>(ev: &Evaluator<'_, 'd>, func: Func, mut items: Seq<'d>) ->
         }
     };
     if let (Func::XsInteger, Some(s)) = (func, lexical(&a)) {
-        return Ok(vec![Item::Atomic(parse_integer(&s)?)]);
+        return Ok(smallvec::smallvec![Item::Atomic(parse_integer(&s)?)]);
     }
     if let (Func::XsInteger, Atomic::Big(_)) = (func, &a) {
-        return Ok(vec![Item::Atomic(a)]);
+        return Ok(smallvec::smallvec![Item::Atomic(a)]);
     }
     let out = match func {
         Func::XsDecimal => Atomic::Dec(match &a {
@@ -472,7 +472,7 @@ pub fn cast_items<'d>(ev: &Evaluator<'_, 'd>, func: Func, mut items: Seq<'d>) ->
         }),
         other => return Err(err("XPST0017", format!("{} is not a cast", other.name()))),
     };
-    Ok(vec![Item::Atomic(out)])
+    Ok(smallvec::smallvec![Item::Atomic(out)])
 }
 
 /// Converts an XML Schema / XPath regular expression to the `regex` crate's syntax. Constructs

@@ -51,7 +51,8 @@ pub enum Atomic<'d> {
     Date(NaiveDate),
 }
 
-pub type Seq<'d> = Vec<Item<'d>>;
+/// A sequence; most are empty or one item, which stay inline (no allocation).
+pub type Seq<'d> = smallvec::SmallVec<[Item<'d>; 2]>;
 
 impl<'d> Item<'d> {
     pub fn is_node(&self) -> bool {
