@@ -463,6 +463,9 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     }
 
     fn path(&mut self, start: PathStart, steps: &'d [Step], f: &Focus<'d>) -> XResult<Seq<'d>> {
+        if self.names_absent_name(steps) && f.item.is_node() {
+            return Ok(Seq::new());
+        }
         let mut current: Seq<'d> = match start {
             PathStart::Root => {
                 if !f.item.is_node() {
@@ -482,8 +485,33 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         Ok(current)
     }
 
+    /// Whether a step names an element or attribute the document does not have, before any
+    /// predicate could run (so skipping the walk cannot skip an error either): then the path
+    /// selects nothing.
+    fn names_absent_name(&self, steps: &[Step]) -> bool {
+        for step in steps {
+            let Step::Axis { axis, test, preds } = step else { return false };
+            if let NodeTest::Name(NameTest::Exact(name)) = test {
+                let present = match axis {
+                    Axis::Attribute | Axis::DescendantAttribute => self.bound.has_attribute_named(*name),
+                    _ => self.bound.has_element_named(*name),
+                };
+                if !present {
+                    return true;
+                }
+            }
+            if !preds.is_empty() {
+                return false;
+            }
+        }
+        false
+    }
+
     /// Whether a path of axis steps selects anything, stopping at the first node found.
     fn path_exists(&mut self, start: PathStart, steps: &'d [Step], f: &Focus<'d>) -> XResult<bool> {
+        if self.names_absent_name(steps) && f.item.is_node() {
+            return Ok(false);
+        }
         let origin = match start {
             PathStart::Root => {
                 if !f.item.is_node() {

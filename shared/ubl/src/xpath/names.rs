@@ -97,6 +97,16 @@ impl<'d> BoundDocument<'d> {
         BoundDocument { doc, doc_to_table, table_to_slot, by_name, table_to_attr_slot, attrs_by_name }
     }
 
+    /// Whether any element of the document has the name.
+    pub fn has_element_named(&self, name: NameId) -> bool {
+        self.table_to_slot.get(name as usize).is_some_and(|s| *s != NONE)
+    }
+
+    /// Whether any attribute of the document has the name.
+    pub fn has_attribute_named(&self, name: NameId) -> bool {
+        self.table_to_attr_slot.get(name as usize).is_some_and(|s| *s != NONE)
+    }
+
     /// Attributes named `name` on `id` or its descendants, in document order.
     pub fn attributes_named(&self, id: NodeId, name: NameId) -> &[(NodeId, u32)] {
         let slot = self.table_to_attr_slot.get(name as usize).copied().unwrap_or(NONE);
