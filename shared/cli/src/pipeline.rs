@@ -20,7 +20,20 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// `ledgerpost run`: every file in the inbox through ingest, match and journal.
 pub async fn run(ws: &Workspace) -> anyhow::Result<String> {
     let queued = ws.pipeline.enqueue_inbox().await?;
-    let stats = ws.pipeline.drain(RETRY_AFTER).await?;
+    // A spinner on the terminal only (indicatif hides it when stderr is not one).
+    let progress = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} message(s) handled  {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    progress.enable_steady_tick(Duration::from_millis(120));
+    let stats = ws
+        .pipeline
+        .drain_observed(RETRY_AFTER, &mut |h| {
+            progress.inc(1);
+            progress.set_message(format!("{}: {}", h.queue, h.summary));
+        })
+        .await?;
+    progress.finish_and_clear();
     let mut out = format!("{queued} file(s) in {}\n", ws.inbox().display());
     for handled in &stats.handled {
         let _ = writeln!(out, "  {:<8} {}", handled.queue, handled.summary);

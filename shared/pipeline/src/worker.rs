@@ -75,6 +75,16 @@ impl Pipeline {
     /// `visibility`, a failing message is received again at once, until its receive limit makes
     /// it a dead letter, so the drain always ends.
     pub async fn drain(&self, visibility: Duration) -> Result<DrainStats, QueueError> {
+        self.drain_observed(visibility, &mut |_| {}).await
+    }
+
+    /// [`Pipeline::drain`], telling `observe` about each message as it is handled (or fails), so
+    /// a command can show progress without the pipeline knowing about terminals.
+    pub async fn drain_observed(
+        &self,
+        visibility: Duration,
+        observe: &mut (dyn FnMut(&Handled) + Send),
+    ) -> Result<DrainStats, QueueError> {
         let mut stats = DrainStats::default();
         loop {
             let mut any = false;
@@ -90,14 +100,17 @@ impl Pipeline {
                     match self.handle(queue, &message.body).instrument(span).await {
                         Ok(summary) => {
                             self.ports().queue.delete(queue, &message.receipt).await?;
-                            stats.handled.push(Handled { queue: queue.to_owned(), summary });
+                            let handled = Handled { queue: queue.to_owned(), summary };
+                            observe(&handled);
+                            stats.handled.push(handled);
                         }
                         Err(e) => {
                             let retry = if e.is_retryable() { "will be retried" } else { "will not succeed" };
                             tracing::warn!(error = %e, receive_count = message.receive_count, "message failed; {retry}");
-                            stats
-                                .failures
-                                .push(Handled { queue: queue.to_owned(), summary: format!("{e} ({retry})") });
+                            let failed =
+                                Handled { queue: queue.to_owned(), summary: format!("{e} ({retry})") };
+                            observe(&failed);
+                            stats.failures.push(failed);
                         }
                     }
                 }
