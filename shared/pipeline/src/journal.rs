@@ -171,6 +171,23 @@ impl Pipeline {
             );
             return self.fail_journal(current, reason).await;
         }
+        // The store refuses a transaction over 4 MB as an invalid request, which would fail the
+        // same way on every delivery: an invoice with tens of thousands of lines must stop here,
+        // with the reason, instead of becoming a dead letter.
+        let bytes: usize = all
+            .iter()
+            .map(|op| match op {
+                TransactOp::Put(item) | TransactOp::Update { item, .. } => item.size_bytes(),
+                TransactOp::ConditionCheck { .. } | TransactOp::Delete { .. } => 0,
+            })
+            .sum();
+        if bytes > ledgerpost_ports::store::MAX_TRANSACT_BYTES {
+            let reason = format!(
+                "the entry and the master data it consumes are {bytes} bytes, more than one transaction allows ({} bytes); post it as a plain entry",
+                ledgerpost_ports::store::MAX_TRANSACT_BYTES
+            );
+            return self.fail_journal(current, reason).await;
+        }
         match self.repository().transact(all).await {
             Ok(()) => {}
             // The entry exists: journaled by a concurrent delivery (its invoice update follows in

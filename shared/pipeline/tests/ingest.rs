@@ -262,3 +262,43 @@ impl ParseAdmin for str {
         ledgerpost_domain::ids::AdministrationId::parse(self).unwrap()
     }
 }
+
+#[tokio::test]
+async fn an_unreadable_amount_is_named_in_the_reason_not_only_as_a_runtime_error() {
+    // Regression: "1e400" and "12,50" stop the official rules with XSLT-RUNTIME-ERROR; the
+    // one-line reason (the one the report shows) named only that pseudo rule.
+    let t = spawn_pipeline();
+    let with = |number: &str, from: &str, to: &str| {
+        String::from_utf8(sales_invoice(number, "2025-02-01")).unwrap().replacen(from, to, 1).into_bytes()
+    };
+    let cases = [
+        (
+            "e400.xml",
+            with(
+                "2025-400",
+                "<cbc:PayableAmount currencyID=\"EUR\">250.33</cbc:PayableAmount>",
+                "<cbc:PayableAmount currencyID=\"EUR\">1e400</cbc:PayableAmount>",
+            ),
+            "\"1e400\" at /Invoice/cac:LegalMonetaryTotal/cbc:PayableAmount is not a valid number",
+        ),
+        (
+            "comma.xml",
+            with(
+                "2025-401",
+                "<cbc:PriceAmount currencyID=\"EUR\">9.95</cbc:PriceAmount>",
+                "<cbc:PriceAmount currencyID=\"EUR\">12,50</cbc:PriceAmount>",
+            ),
+            "\"12,50\" at /Invoice/cac:InvoiceLine[1]/cac:Price/cbc:PriceAmount is not a valid number",
+        ),
+    ];
+    for (name, bytes, _) in &cases {
+        t.drop_file(name, bytes).await;
+    }
+    t.drain().await;
+    let rejected = t.pipeline.repository().unreported_rejections().await.unwrap();
+    for (name, _, expected) in &cases {
+        let r = rejected.iter().find(|r| r.value.source_key == format!("inbox/{name}")).unwrap();
+        assert!(r.value.reason.contains(expected), "{name}: {}", r.value.reason);
+        assert!(r.value.reason.contains("XSLT-RUNTIME-ERROR"), "{name}: {}", r.value.reason);
+    }
+}

@@ -298,3 +298,50 @@ impl EnqueueJournal for ledgerpost_pipeline::Pipeline {
         self.ports().queue.send("journal", &body).await.unwrap();
     }
 }
+
+/// A sales invoice of koksmaat with `lines` lines of 1.00 EUR at 21 %, each item named with
+/// `name_chars` characters (example 1's header, generated lines and totals).
+fn long_sales_invoice(number: &str, lines: usize, name_chars: usize) -> Vec<u8> {
+    let text = String::from_utf8(sales_invoice(number, "2025-02-01")).unwrap();
+    let header = &text[..text.find("<cac:TaxTotal>").unwrap()];
+    let cents = lines as u64 * 100;
+    let tax = (cents * 21 + 50) / 100;
+    let amount = |c: u64| format!("{}.{:02}", c / 100, c % 100);
+    let vat = "<cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>";
+    let mut out = format!(
+        "{header}<cac:TaxTotal><cbc:TaxAmount currencyID=\"EUR\">{t}</cbc:TaxAmount><cac:TaxSubtotal>\
+         <cbc:TaxableAmount currencyID=\"EUR\">{n}</cbc:TaxableAmount><cbc:TaxAmount currencyID=\"EUR\">{t}</cbc:TaxAmount>\
+         <cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>21</cbc:Percent>{vat}</cac:TaxCategory></cac:TaxSubtotal></cac:TaxTotal>\
+         <cac:LegalMonetaryTotal><cbc:LineExtensionAmount currencyID=\"EUR\">{n}</cbc:LineExtensionAmount>\
+         <cbc:TaxExclusiveAmount currencyID=\"EUR\">{n}</cbc:TaxExclusiveAmount><cbc:TaxInclusiveAmount currencyID=\"EUR\">{g}</cbc:TaxInclusiveAmount>\
+         <cbc:PayableAmount currencyID=\"EUR\">{g}</cbc:PayableAmount></cac:LegalMonetaryTotal>",
+        t = amount(tax),
+        n = amount(cents),
+        g = amount(cents + tax)
+    );
+    let name = "x".repeat(name_chars);
+    for i in 1..=lines {
+        out.push_str(&format!(
+            "<cac:InvoiceLine><cbc:ID>{i}</cbc:ID><cbc:InvoicedQuantity unitCode=\"EA\">1</cbc:InvoicedQuantity>\
+             <cbc:LineExtensionAmount currencyID=\"EUR\">1.00</cbc:LineExtensionAmount><cac:Item><cbc:Name>{name}</cbc:Name>\
+             <cac:ClassifiedTaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>21</cbc:Percent>{vat}</cac:ClassifiedTaxCategory></cac:Item>\
+             <cac:Price><cbc:PriceAmount currencyID=\"EUR\">1.00</cbc:PriceAmount></cac:Price></cac:InvoiceLine>"
+        ));
+    }
+    out.push_str("</Invoice>");
+    out.into_bytes()
+}
+
+#[tokio::test]
+async fn an_entry_too_large_for_one_transaction_fails_with_the_reason_not_as_a_dead_letter() {
+    // Regression: an entry over the store's 4 MB transaction limit was refused as an invalid
+    // request on every delivery, so the journal message became a dead letter with no reason.
+    let t = spawn_pipeline();
+    t.drop_file("long.xml", &long_sales_invoice("L-1", 3000, 1500)).await;
+    let stats = t.drain().await;
+    assert!(stats.failures.is_empty(), "{:?}", stats.failures);
+    let record = only(&t, "koksmaat", StatusKey::Failed).await;
+    let Status::Failed { reason } = &record.status else { unreachable!() };
+    assert!(reason.contains("more than one transaction allows"), "{reason}");
+    assert!(t.pipeline.repository().entry(&record.id).await.unwrap().is_none());
+}

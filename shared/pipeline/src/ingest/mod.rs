@@ -238,13 +238,23 @@ impl Pipeline {
             let fatal: Vec<Finding> =
                 report.findings.iter().filter(|f| f.flag == Flag::Fatal).cloned().collect();
             let ids: Vec<&str> = report.fatal_ids().into_iter().collect();
+            let broken = format!(
+                "the invoice breaks {} official rule(s) of {}: {}",
+                ids.len(),
+                ruleset_name(ruleset),
+                ids.join(", ")
+            );
+            // A value the rules cannot even read ("1e400", "12,50") stops the official validator
+            // with XSLT-RUNTIME-ERROR, which names nothing a person can fix: the model's reading
+            // names the value and where it is, so it leads the reason.
+            let reason = match &model {
+                Err(e) if ids.contains(&rules::RUNTIME_ERROR_ID) => {
+                    format!("the invoice cannot be read: {e}; {broken}")
+                }
+                _ => broken,
+            };
             let refusal = Refusal::new(
-                format!(
-                    "the invoice breaks {} official rule(s) of {}: {}",
-                    ids.len(),
-                    ruleset_name(ruleset),
-                    ids.join(", ")
-                ),
+                reason,
                 "Ask the sender for a corrected invoice; each rule below says what is wrong and where.",
             )
             .with_findings(fatal);
