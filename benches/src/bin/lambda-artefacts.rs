@@ -3,7 +3,9 @@
 //! it serves one test event from `events/`, and records when the function first asks for an
 //! invocation, i.e. is ready, and when it answers it).
 //!
-//! `lambda-artefacts` builds (`cargo build --release -p <crate>`) and measures every crate found;
+//! `lambda-artefacts` builds (`cargo build --release -p <crate>`, for this machine) and measures
+//! every crate found, and reports the size of `target/lambda/<function>/bootstrap` too where
+//! `cargo lambda build` left one (the arm64 artefact that is deployed);
 //! `lambda-artefacts --binary PATH --name NAME [--event FILE]` measures one binary as it is.
 //! With no function crates yet, it says so and measures nothing. Target: < 8 MB stripped.
 //!
@@ -291,6 +293,23 @@ fn measure(binary: &Path, name: &str, event: Option<&Path>) {
     result(&format!("Lambda {name}: start to ready"), &format!("{ready_ms:.1} ms; {answer}"), "", None);
 }
 
+/// The size of the artefact `cargo lambda build` left for a function (arm64, the deployed one),
+/// if there is one: stripped when the host's `strip` reads it, else as built.
+fn deployed(bootstrap: &Path, name: &str) {
+    let Ok(meta) = std::fs::metadata(bootstrap) else { return };
+    let (mb, how) = match stripped_mb(bootstrap) {
+        Ok(mb) => (mb, "stripped"),
+        Err(_) => (meta.len() as f64 / 1e6, "as built by cargo lambda"),
+    };
+    println!("{name}: the deployment artefact {} is {mb:.2} MB ({how})", bootstrap.display());
+    result(
+        &format!("Lambda {name}: deployment artefact (target/lambda, {how})"),
+        &format!("{mb:.2} MB"),
+        &format!("< {STRIPPED_TARGET} MB"),
+        Some(mb < STRIPPED_TARGET),
+    );
+}
+
 /// `[package] name` and the binary names of a crate.
 fn crate_binaries(manifest: &Path) -> Option<(String, Vec<String>)> {
     let text = std::fs::read_to_string(manifest).ok()?;
@@ -366,6 +385,7 @@ fn main() {
         for bin in bins {
             let event = event_for(bin).or_else(|| event_for(package));
             measure(&target_dir.join("release").join(bin), bin, event.as_deref());
+            deployed(&target_dir.join("lambda").join(bin).join("bootstrap"), bin);
         }
     }
     println!("== load average after: {}", common::loadavg());

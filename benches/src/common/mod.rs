@@ -107,16 +107,18 @@ pub fn peak_mb() -> f64 {
     status_kb("VmHWM").map_or(f64::NAN, |kb| kb as f64 * 1024.0 / 1e6)
 }
 
-/// CPU time (user + system) this process has used so far, from `/proc/self/stat` (in the
+/// CPU time this process has used so far, (user, system), from `/proc/self/stat` (in the
 /// kernel's fixed 100 ticks per second).
-pub fn cpu_time() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return Duration::ZERO };
+pub fn cpu_times() -> (Duration, Duration) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (Duration::ZERO, Duration::ZERO);
+    };
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    (Duration::from_millis(ticks(11) * 10), Duration::from_millis(ticks(12) * 10))
 }
 
 /// The machine's load average as `/proc/loadavg` gives it.
