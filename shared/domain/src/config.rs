@@ -445,11 +445,25 @@ pub enum SmtpSecurity {
     None,
 }
 
+/// "line L, column C" (both from 1, columns in characters) of a byte offset, so that a person can
+/// find a syntax error in the file.
+fn line_and_column(text: &str, offset: usize) -> String {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}")
+}
+
 impl Config {
     /// Reads and checks the configuration document.
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
-        let deserializer = toml::de::Deserializer::parse(text)
-            .map_err(|e| ConfigError::Syntax { message: e.message().to_owned(), source: e })?;
+        let deserializer = toml::de::Deserializer::parse(text).map_err(|e| {
+            let message = match e.span() {
+                Some(span) => format!("{}: {}", line_and_column(text, span.start), e.message()),
+                None => e.message().to_owned(),
+            };
+            ConfigError::Syntax { message, source: e }
+        })?;
         let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let path = e.path().to_string();
             field_error(if path == "." { "" } else { &path }, e.inner().message())
@@ -743,6 +757,8 @@ mod tests {
         let rate = MINIMAL.replace("[export.addresses]", "send_rate = 0\n[export.addresses]");
         assert_eq!(refused(&rate), "export.send_rate: must be more than 0 e-mails per second");
         assert!(refused("this is = not toml =").starts_with("the configuration is not valid TOML"));
+        let second_line = refused("[export]\nfrom = = 1\n");
+        assert!(second_line.contains("line 2, column"), "{second_line}");
     }
 
     #[test]
