@@ -1,9 +1,10 @@
-//! Lambda artefacts: for every function crate under `functions/`, the release binary's stripped
+//! Lambda artefacts: for every function crate under `functions/`, the deployment build's stripped
 //! size and its start-to-ready time against a fake Lambda Runtime API on 127.0.0.1 (written here:
 //! it serves one test event from `events/`, and records when the function first asks for an
 //! invocation, i.e. is ready, and when it answers it).
 //!
-//! `lambda-artefacts` builds (`cargo build --release -p <crate>`, for this machine) and measures
+//! `lambda-artefacts` builds (`cargo build --profile function -p <crate>`, for this machine: the
+//! profile the functions are deployed with, fat LTO and optimised for size) and measures
 //! every crate found, and reports the size of `target/lambda/<function>/bootstrap` too where
 //! `cargo lambda build` left one (the arm64 artefact that is deployed);
 //! `lambda-artefacts --binary PATH --name NAME [--event FILE]` measures one binary as it is.
@@ -30,6 +31,8 @@ use common::{CONFIG, result};
 
 const RUNTIME: &str = "/2018-06-01/runtime";
 const STRIPPED_TARGET: f64 = 8.0;
+/// The Cargo profile of the deployed functions.
+const PROFILE: &str = "function";
 
 /// What the fake runtime API saw, with when.
 #[derive(Debug)]
@@ -373,18 +376,19 @@ fn main() {
         std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     let found: Vec<(String, Vec<String>)> = crates.iter().filter_map(|m| crate_binaries(m)).collect();
     let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    build.args(["build", "--release"]).current_dir(&root);
+    // The profile the functions are deployed with (see `[profile.function]` in Cargo.toml).
+    build.args(["build", "--profile", PROFILE]).current_dir(&root);
     for (package, _) in &found {
         build.args(["-p", package]);
     }
     if !matches!(build.status(), Ok(s) if s.success()) {
-        result("Lambda artefacts: release build", "failed", "", Some(false));
+        result(&format!("Lambda artefacts: build (profile {PROFILE})"), "failed", "", Some(false));
         return;
     }
     for (package, bins) in &found {
         for bin in bins {
             let event = event_for(bin).or_else(|| event_for(package));
-            measure(&target_dir.join("release").join(bin), bin, event.as_deref());
+            measure(&target_dir.join(PROFILE).join(bin), bin, event.as_deref());
             deployed(&target_dir.join("lambda").join(bin).join("bootstrap"), bin);
         }
     }
