@@ -199,10 +199,14 @@ impl Schema {
             r.context.optimise_quantifiers();
             for (_, e) in &mut r.lets {
                 e.optimise_quantifiers();
+                e.distribute_unions();
+                e.index_code_lists();
                 e.cache_document_constants(&mut slots);
             }
             for a in &mut r.asserts {
                 a.test.optimise_quantifiers();
+                a.test.distribute_unions();
+                a.test.index_code_lists();
                 a.test.cache_document_constants(&mut slots);
             }
         }

@@ -65,6 +65,8 @@ pub enum Expr {
     /// A subexpression whose value depends only on the document (a root-anchored path without
     /// variables), evaluated at most once per document and kept in slot `.0`.
     Cached(u32, Box<Expr>),
+    /// `contains(' A B ', concat(' ', value, ' '))`, answered from the list's token set.
+    CodeList(Arc<CodeList>, Box<Expr>),
 }
 
 impl Expr {
@@ -72,7 +74,9 @@ impl Expr {
     pub fn children_mut(&mut self) -> Vec<&mut Expr> {
         let mut out: Vec<&mut Expr> = Vec::new();
         match self {
-            Expr::Paren(a) | Expr::Neg(a) | Expr::Plus(a) | Expr::Cached(_, a) => out.push(a),
+            Expr::Paren(a) | Expr::Neg(a) | Expr::Plus(a) | Expr::Cached(_, a) | Expr::CodeList(_, a) => {
+                out.push(a)
+            }
             Expr::Castable { operand, .. } => out.push(operand),
             Expr::Membership { value, domain, .. } => {
                 out.push(value);
@@ -156,6 +160,59 @@ impl Expr {
             Expr::Membership { q: *q, op: *op, value: Box::new(value), domain: Box::new(domain), var_first };
     }
 
+    /// Rewrites `(a | b)/rest` as `a/rest | b/rest` when `a` and `b` are relative paths of axis
+    /// steps: the same nodes, and each branch can then stop early or be skipped when it names an
+    /// element the document lacks (the UBL-CR family tests `(cac:InvoiceLine|cac:CreditNoteLine)/…`).
+    pub fn distribute_unions(&mut self) {
+        for c in self.children_mut() {
+            c.distribute_unions();
+        }
+        let Expr::Path { start: PathStart::Context, steps } = self else { return };
+        if steps.len() < 2 || !steps[1..].iter().all(|s| matches!(s, Step::Axis { .. })) {
+            return;
+        }
+        let Step::Filter { expr, preds } = &steps[0] else { return };
+        if !preds.is_empty() {
+            return;
+        }
+        let mut branches = Vec::new();
+        if !union_branches(expr, &mut branches) {
+            return;
+        }
+        let rest = &steps[1..];
+        let mut out: Option<Expr> = None;
+        for b in branches {
+            let mut all = b.clone();
+            all.extend(rest.iter().cloned());
+            let path = Expr::Path { start: PathStart::Context, steps: all };
+            out = Some(match out {
+                None => path,
+                Some(left) => Expr::Union(Box::new(left), Box::new(path)),
+            });
+        }
+        if let Some(e) = out {
+            *self = e;
+        }
+    }
+
+    /// Rewrites `contains(' A B C ', concat(' ', x, ' '))`, the code-list test, into a set lookup.
+    pub fn index_code_lists(&mut self) {
+        for c in self.children_mut() {
+            c.index_code_lists();
+        }
+        let Expr::Call(Func::Contains, args) = self else { return };
+        let [Expr::Str(list), Expr::Call(Func::Concat, parts)] = args.as_slice() else { return };
+        let [Expr::Str(l), _, Expr::Str(r)] = parts.as_slice() else { return };
+        if &**l != " " || &**r != " " {
+            return;
+        }
+        let list = list.clone();
+        let Expr::Call(_, mut args) = std::mem::replace(self, Expr::Empty) else { return };
+        let Expr::Call(_, mut parts) = args.pop().unwrap_or(Expr::Empty) else { return };
+        let value = parts.swap_remove(1);
+        *self = Expr::CodeList(Arc::new(CodeList::new(list)), Box::new(value));
+    }
+
     /// Wraps every document-constant subexpression in [`Expr::Cached`]; structurally equal ones
     /// share a slot (`slots` maps their printed form to the slot).
     pub fn cache_document_constants(&mut self, slots: &mut std::collections::HashMap<String, u32>) {
@@ -196,7 +253,8 @@ impl Expr {
     }
 }
 
-fn contains_position(e: &Expr) -> bool {
+/// Whether `position()` or `last()` is called outside a nested path (which has its own focus).
+pub fn contains_position(e: &Expr) -> bool {
     match e {
         Expr::Call(Func::Position | Func::Last, _) => true,
         Expr::Call(_, args) => args.iter().any(contains_position),
@@ -206,6 +264,54 @@ fn contains_position(e: &Expr) -> bool {
         }
         Expr::Paren(a) | Expr::Neg(a) | Expr::Plus(a) => contains_position(a),
         _ => false,
+    }
+}
+
+/// Collects the branches of a union of relative axis-step paths; false if it is anything else.
+fn union_branches<'a>(e: &'a Expr, out: &mut Vec<&'a Vec<Step>>) -> bool {
+    match e {
+        Expr::Paren(a) => union_branches(a, out),
+        Expr::Union(a, b) => union_branches(a, out) && union_branches(b, out),
+        Expr::Path { start: PathStart::Context, steps }
+            if !steps.is_empty() && steps.iter().all(|s| matches!(s, Step::Axis { .. })) =>
+        {
+            out.push(steps);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The literal of a code-list test `contains(' A B ', concat(' ', x, ' '))` and its tokens: a
+/// value without spaces occurs as ` x ` in the literal exactly when it is one of the tokens
+/// between two spaces, so the test becomes a set lookup.
+#[derive(Debug)]
+pub struct CodeList {
+    pub literal: Arc<str>,
+    pub tokens: rustc_hash::FxHashSet<Box<str>>,
+}
+
+impl CodeList {
+    fn new(literal: Arc<str>) -> CodeList {
+        let parts: Vec<&str> = literal.split(' ').collect();
+        // The first and last parts have no space on one side.
+        let inner = if parts.len() >= 2 { &parts[1..parts.len() - 1] } else { &[][..] };
+        let tokens = inner.iter().filter(|t| !t.is_empty()).map(|t| Box::from(*t)).collect();
+        CodeList { literal, tokens }
+    }
+
+    /// `contains(literal, concat(' ', value, ' '))`.
+    pub fn contains(&self, value: &str) -> bool {
+        if value.is_empty() || value.contains(' ') {
+            return self.literal.contains(&format!(" {value} ") as &str);
+        }
+        self.tokens.contains(value)
+    }
+}
+
+impl PartialEq for CodeList {
+    fn eq(&self, other: &Self) -> bool {
+        self.literal == other.literal
     }
 }
 

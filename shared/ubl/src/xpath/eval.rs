@@ -230,7 +230,8 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             | Expr::And(_)
             | Expr::Or(_)
             | Expr::Quantified { .. }
-            | Expr::Castable { .. } => smallvec::smallvec![Item::Atomic(Atomic::Bool(self.ebv(e, f)?))],
+            | Expr::Castable { .. }
+            | Expr::CodeList(..) => smallvec::smallvec![Item::Atomic(Atomic::Bool(self.ebv(e, f)?))],
             Expr::Union(a, b) => {
                 let mut x = self.eval(a, f)?;
                 x.extend(self.eval(b, f)?);
@@ -382,6 +383,11 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 }
                 Ok(*q == Quantifier::Every)
             }
+            Expr::CodeList(list, value) => {
+                let v = self.string_arg(value, f)?;
+                Ok(list.contains(&v))
+            }
+            Expr::Union(..) if axis_union(e) => self.union_exists(e, f),
             Expr::Castable { func, operand } => {
                 let items = self.eval(operand, f)?;
                 if items.len() > 1 {
@@ -409,12 +415,24 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 Expr::Path { start, steps } if steps.iter().all(|s| matches!(s, Step::Axis { .. })) => {
                     self.path_exists(*start, steps, f)
                 }
+                u @ Expr::Union(..) if axis_union(u) => self.union_exists(u, f),
                 other => Ok(!self.eval(other, f)?.is_empty()),
             },
             _ => {
                 let items = self.eval(e, f)?;
                 ebv_of(&items)
             }
+        }
+    }
+
+    /// Whether a union of axis-step paths selects anything: branch by branch, stopping at the
+    /// first node found, like [`Self::path_exists`].
+    fn union_exists(&mut self, e: &'d Expr, f: &Focus<'d>) -> XResult<bool> {
+        match e {
+            Expr::Paren(a) => self.union_exists(a, f),
+            Expr::Union(a, b) => Ok(self.union_exists(a, f)? || self.union_exists(b, f)?),
+            Expr::Path { start, steps } => self.path_exists(*start, steps, f),
+            other => Ok(!self.eval(other, f)?.is_empty()),
         }
     }
 
@@ -570,23 +588,32 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         match step {
             Step::Axis { axis, test, preds } => {
                 let mut out = Seq::new();
+                // Predicates that cannot see position or size are tested while the axis is walked,
+                // so no intermediate sequence of every candidate is built.
+                let streamed = !preds.is_empty()
+                    && matches!(axis, Axis::Child | Axis::Descendant)
+                    && preds.iter().all(|p| !p.may_be_positional() && !super::ast::contains_position(p));
                 for it in input {
-                    let node = match it {
-                        Item::Node(n) => Item::Node(*n),
-                        Item::Attr(n, k) => Item::Attr(*n, *k),
-                        Item::Atomic(_) => {
-                            return Err(err("XPTY0020", "a path step applied to a value that is not a node"));
+                    if let Item::Atomic(_) = it {
+                        return Err(err("XPTY0020", "a path step applied to a value that is not a node"));
+                    }
+                    if preds.is_empty() {
+                        self.axis_into(it, *axis, test, &mut out);
+                        continue;
+                    }
+                    if streamed {
+                        if let Item::Node(n) = it {
+                            self.axis_filtered_into(*n, *axis, test, preds, &mut out)?;
+                            continue;
                         }
-                    };
-                    let mut selected = self.axis(&node, *axis, test);
-                    if !preds.is_empty() {
-                        if axis.is_reverse() {
-                            selected.reverse();
-                        }
-                        selected = self.filter(selected, preds, true)?;
-                        if axis.is_reverse() {
-                            selected.reverse();
-                        }
+                    }
+                    let mut selected = self.axis(it, *axis, test);
+                    if axis.is_reverse() {
+                        selected.reverse();
+                    }
+                    selected = self.filter(selected, preds, true)?;
+                    if axis.is_reverse() {
+                        selected.reverse();
                     }
                     out.extend(selected);
                 }
@@ -624,6 +651,123 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 Ok(out)
             }
         }
+    }
+
+    /// The child or descendant elements of `node` passing `test` and every (non-positional)
+    /// predicate, appended in document order.
+    fn axis_filtered_into(
+        &mut self,
+        node: NodeId,
+        axis: Axis,
+        test: &NodeTest,
+        preds: &'d [Expr],
+        out: &mut Seq<'d>,
+    ) -> XResult<()> {
+        let bound = self.bound;
+        let doc = bound.doc;
+        let exact = match test {
+            NodeTest::Name(NameTest::Exact(name)) => Some(*name),
+            _ => None,
+        };
+        match (axis, exact) {
+            (Axis::Descendant, Some(name)) => {
+                for n in bound.descendants_named(node, name) {
+                    self.keep_into(*n, preds, out)?;
+                }
+            }
+            (Axis::Descendant, None) if preds.len() == 1 && name_only_parts(&preds[0]).0 > 0 => {
+                // `//*[ends-with(name(), 'Amount') and …]`: the leading tests that depend only on
+                // the element's name are decided once per distinct name.
+                let (k, parts) = name_only_parts(&preds[0]);
+                let mut memo: rustc_hash::FxHashMap<(usize, &'d str), bool> = Default::default();
+                for n in doc.descendants(node) {
+                    let Some(name) = doc.name_index(n) else { continue };
+                    if !self.matches(n, test, axis) {
+                        continue;
+                    }
+                    let focus = Focus { item: Item::Node(n), pos: 1, size: 1 };
+                    let key = (name, doc.qualified_name(n));
+                    let by_name = match memo.get(&key) {
+                        Some(b) => *b,
+                        None => {
+                            let mut all = true;
+                            for p in &parts[..k] {
+                                match self.ebv(p, &focus) {
+                                    Ok(true) => {}
+                                    Ok(false) => {
+                                        all = false;
+                                        break;
+                                    }
+                                    Err(_) if self.pattern_mode => {
+                                        all = false;
+                                        break;
+                                    }
+                                    Err(e) => return Err(e),
+                                }
+                            }
+                            memo.insert(key, all);
+                            all
+                        }
+                    };
+                    if !by_name {
+                        continue;
+                    }
+                    let mut keep = true;
+                    for p in &parts[k..] {
+                        match self.ebv(p, &focus) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                keep = false;
+                                break;
+                            }
+                            Err(_) if self.pattern_mode => {
+                                keep = false;
+                                break;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    if keep {
+                        out.push(focus.item);
+                    }
+                }
+            }
+            (Axis::Descendant, None) => {
+                for n in doc.descendants(node) {
+                    if self.matches(n, test, axis) {
+                        self.keep_into(n, preds, out)?;
+                    }
+                }
+            }
+            _ => {
+                let mut selected = self.pool.pop().unwrap_or_default();
+                selected.clear();
+                self.axis_into(&Item::Node(node), axis, test, &mut selected);
+                for it in &selected {
+                    if let Item::Node(n) = it {
+                        self.keep_into(*n, preds, out)?;
+                    }
+                }
+                selected.clear();
+                self.pool.push(selected);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `n` when every predicate holds for it (errors are "false" in pattern mode).
+    fn keep_into(&mut self, n: NodeId, preds: &'d [Expr], out: &mut Seq<'d>) -> XResult<()> {
+        let focus = Focus { item: Item::Node(n), pos: 1, size: 1 };
+        for p in preds {
+            match self.ebv(p, &focus) {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(_) if self.pattern_mode => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        out.push(focus.item);
+        Ok(())
     }
 
     fn filter(&mut self, items: Seq<'d>, preds: &'d [Expr], _axis: bool) -> XResult<Seq<'d>> {
@@ -688,7 +832,9 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Axis::Child if attr.is_none() => {
                 // A name absent from the subtree, or rare in it, is answered from the index;
                 // otherwise walk the children.
-                if let NodeTest::Name(NameTest::Exact(name)) = test {
+                // A small subtree is walked: cheaper than two binary searches of the index.
+                let small = doc.descendants_end(node).0 - node.0 <= 64;
+                if let (false, NodeTest::Name(NameTest::Exact(name))) = (small, test) {
                     let candidates = self.bound.descendants_named(node, *name);
                     if candidates.len() <= 16 {
                         out.extend(
@@ -841,6 +987,43 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     pub(crate) fn cast(&self, func: super::ast::Func, items: Seq<'d>) -> XResult<Seq<'d>> {
         let args = items;
         super::functions::cast_items(self, func, args)
+    }
+}
+
+/// How many leading parts of a predicate (its `and` operands, or itself) depend only on the
+/// context element's name, with the parts.
+fn name_only_parts(p: &Expr) -> (usize, &[Expr]) {
+    match p {
+        Expr::And(parts) => (parts.iter().take_while(|e| name_only(e)).count(), parts),
+        other => (usize::from(name_only(other)), std::slice::from_ref(other)),
+    }
+}
+
+/// Whether an expression's value depends only on the context element's name (and cannot fail).
+fn name_only(e: &Expr) -> bool {
+    use super::ast::Func;
+    match e {
+        Expr::Str(_) => true,
+        Expr::Paren(a) => name_only(a),
+        Expr::Call(Func::Name | Func::LocalName | Func::NamespaceUri, args) => args.is_empty(),
+        Expr::Call(Func::EndsWith | Func::StartsWith | Func::Contains | Func::Not, args) => {
+            args.iter().all(name_only)
+        }
+        Expr::And(v) | Expr::Or(v) => v.iter().all(name_only),
+        Expr::GeneralComp(CompOp::Eq | CompOp::Ne, a, b) | Expr::ValueComp(CompOp::Eq | CompOp::Ne, a, b) => {
+            name_only(a) && name_only(b)
+        }
+        _ => false,
+    }
+}
+
+/// A union whose branches are all paths of axis steps (nodes only, so existence is per branch).
+fn axis_union(e: &Expr) -> bool {
+    match e {
+        Expr::Paren(a) => axis_union(a),
+        Expr::Union(a, b) => axis_union(a) && axis_union(b),
+        Expr::Path { steps, .. } => steps.iter().all(|s| matches!(s, Step::Axis { .. })),
+        _ => false,
     }
 }
 

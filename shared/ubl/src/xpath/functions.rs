@@ -33,6 +33,17 @@ fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
+/// Borrows when `s` is already normalised (the common case for codes), so tests like
+/// `normalize-space(cbc:ID) = 'S'` allocate nothing.
+pub fn normalize_space_cow(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    let clean = !b.first().is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+        && !b.last().is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+        && !b.iter().any(|c| matches!(c, b'\t' | b'\n' | b'\r'))
+        && !s.contains("  ");
+    if clean { Cow::Borrowed(s) } else { Cow::Owned(normalize_space(s)) }
+}
+
 pub fn normalize_space(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for word in s.split(is_xml_space).filter(|w| !w.is_empty()) {
@@ -193,7 +204,10 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                     Some(e) => self.string_arg(e, f)?,
                     None => self.string_of_item(&f.item),
                 };
-                string(normalize_space(&s))
+                string(match s {
+                    Cow::Borrowed(b) => normalize_space_cow(b),
+                    Cow::Owned(o) => Cow::Owned(normalize_space_cow(&o).into_owned()),
+                })
             }
             Func::StringLength => {
                 let s = match args.first() {
@@ -202,8 +216,23 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 };
                 one(Atomic::Int(s.chars().count() as i64))
             }
-            Func::UpperCase => string(self.string_arg(arg(0), f)?.to_uppercase()),
-            Func::LowerCase => string(self.string_arg(arg(0), f)?.to_lowercase()),
+            // Borrowed when the case is already right (ASCII only; anything else is converted).
+            Func::UpperCase => {
+                let s = self.string_arg(arg(0), f)?;
+                if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_lowercase()) {
+                    string(s)
+                } else {
+                    string(s.to_uppercase())
+                }
+            }
+            Func::LowerCase => {
+                let s = self.string_arg(arg(0), f)?;
+                if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                    string(s)
+                } else {
+                    string(s.to_lowercase())
+                }
+            }
             Func::Concat => {
                 let mut out = String::new();
                 for a in args {
