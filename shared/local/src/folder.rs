@@ -143,25 +143,37 @@ impl FolderBucket {
         } else {
             self.join_segments(prefix, folder.split('/'))?
         };
+        let failed = |err| io_error(format!("list {prefix}"), err);
         let mut found = Vec::new();
-        self.walk(&start, folder, prefix, &mut found)
-            .map_err(|err| io_error(format!("list {prefix}"), err))?;
-        found.sort_by(|a: &ObjectMeta, b| a.key.cmp(&b.key));
         let after = after.map(Cursor::as_str);
-        let mut objects: Vec<ObjectMeta> =
-            found.into_iter().filter(|meta| after.is_none_or(|after| meta.key.as_str() > after)).collect();
-        let next = if objects.len() > limit {
-            objects.truncate(limit);
-            objects.last().map(|meta| Cursor::new(meta.key.as_str()))
+        self.walk(&start, folder, prefix, after, &mut found).map_err(failed)?;
+        // Only the page is looked at further (the metadata costs a system call per file).
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let next = if found.len() > limit {
+            found.truncate(limit);
+            found.last().map(|(key, _)| Cursor::new(key.as_str()))
         } else {
             None
         };
+        let objects = found
+            .into_iter()
+            .map(|(key, path)| fs::metadata(&path).map(|meta| object_meta(key, &meta)))
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(failed)?;
         Ok(ObjectPage { objects, next })
     }
 
     /// Collects the files under `dir` (whose key prefix is `dir_key`) with keys starting with
-    /// `prefix`. Skips the temporary folder, symbolic links and names that are not keys.
-    fn walk(&self, dir: &Path, dir_key: &str, prefix: &str, found: &mut Vec<ObjectMeta>) -> io::Result<()> {
+    /// `prefix` and after `after`, with their paths. Skips the temporary folder, symbolic links
+    /// and names that are not keys.
+    fn walk(
+        &self,
+        dir: &Path,
+        dir_key: &str,
+        prefix: &str,
+        after: Option<&str>,
+        found: &mut Vec<(ObjectKey, PathBuf)>,
+    ) -> io::Result<()> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(err) if is_missing(&err) => return Ok(()),
@@ -178,14 +190,14 @@ impl FolderBucket {
             if file_type.is_dir() {
                 // Only descend where keys with the prefix can be.
                 if key_text.starts_with(prefix) || prefix.starts_with(&format!("{key_text}/")) {
-                    self.walk(&entry.path(), &key_text, prefix, found)?;
+                    self.walk(&entry.path(), &key_text, prefix, after, found)?;
                 }
             } else if file_type.is_file()
                 && key_text.starts_with(prefix)
+                && after.is_none_or(|after| key_text.as_str() > after)
                 && let Ok(key) = ObjectKey::parse(key_text)
             {
-                let meta = entry.metadata()?;
-                found.push(object_meta(key, &meta));
+                found.push((key, entry.path()));
             }
         }
         Ok(())

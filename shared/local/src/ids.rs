@@ -18,13 +18,18 @@ pub(crate) fn unique_id() -> String {
 }
 
 /// Writes `bytes` to `dest` so that readers see either the old file or the whole new one: a
-/// temporary file in `tmp_dir` (same file system as `dest`), flushed to disk, then renamed.
+/// temporary file in `tmp_dir` (same file system as `dest`), then renamed.
+///
+/// Not flushed to disk (no fsync): once renamed, the file survives this process crashing at any
+/// point, the same guarantee the SQLite file gives with `synchronous = NORMAL` (a power cut may
+/// lose the last moments of either). A flush per object cost about 1.4 ms of waiting each, more
+/// than everything else ingest does per invoice.
 pub(crate) fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = tmp_dir.join(format!(".{}.tmp", unique_id()));
     let written = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        drop(file);
         fs::rename(&tmp, dest)
     })();
     if written.is_err() {

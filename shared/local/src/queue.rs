@@ -95,12 +95,11 @@ impl SqliteQueue {
         let seq: i64 = self
             .db
             .with(|c| {
-                c.query_row(
+                c.prepare_cached(
                     "INSERT INTO queue_messages (queue, body, sent_at, visible_at, receive_count)
                      VALUES (?1, ?2, ?3, ?3, 0) RETURNING seq",
-                    params![queue, body, now],
-                    |row| row.get(0),
-                )
+                )?
+                .query_row(params![queue, body, now], |row| row.get(0))
             })
             .map_err(sql_error(format!("send to {queue}")))?;
         Ok(message_id(seq))
@@ -131,20 +130,20 @@ impl SqliteQueue {
                 for row in candidates {
                     seen = row.seq;
                     if row.receive_count >= i64::from(max_receives) {
-                        tx.execute(
+                        tx.prepare_cached(
                             "UPDATE queue_messages SET dead_at = ?2, visible_at = ?2 WHERE seq = ?1",
-                            params![row.seq, now],
                         )
+                        .and_then(|mut s| s.execute(params![row.seq, now]))
                         .map_err(&failed)?;
                         tracing::warn!(queue, message_id = %message_id(row.seq), receive_count = row.receive_count,
                             "message moved to the dead-letter list");
                         continue;
                     }
                     let count = row.receive_count + 1;
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE queue_messages SET receive_count = ?2, visible_at = ?3 WHERE seq = ?1",
-                        params![row.seq, count, hidden_until],
                     )
+                    .and_then(|mut s| s.execute(params![row.seq, count, hidden_until]))
                     .map_err(&failed)?;
                     delivered.push(row.into_message(Some(count)));
                 }
@@ -163,11 +162,11 @@ impl SqliteQueue {
         let deleted = self
             .db
             .with(|c| {
-                c.execute(
+                c.prepare_cached(
                     "DELETE FROM queue_messages
                      WHERE seq = ?1 AND queue = ?2 AND receive_count = ?3 AND dead_at IS NULL",
-                    params![seq, queue, count],
-                )
+                )?
+                .execute(params![seq, queue, count])
             })
             .map_err(sql_error(format!("delete from {queue}")))?;
         if deleted == 0 {
@@ -251,6 +250,11 @@ impl Row {
     }
 }
 
+const VISIBLE_SQL: &str = "SELECT seq, body, sent_at, receive_count FROM queue_messages
+     WHERE queue = ?1 AND dead_at IS NULL AND visible_at <= ?2 AND seq > ?3 ORDER BY seq LIMIT ?4";
+const VISIBLE_DEAD_SQL: &str = "SELECT seq, body, sent_at, receive_count FROM queue_messages
+     WHERE queue = ?1 AND dead_at IS NOT NULL AND visible_at <= ?2 AND seq > ?3 ORDER BY seq LIMIT ?4";
+
 /// Up to `max` visible messages of the queue (or of its dead-letter list) after message
 /// `after_seq`, oldest first.
 fn visible(
@@ -261,13 +265,7 @@ fn visible(
     after_seq: i64,
     max: usize,
 ) -> rusqlite::Result<Vec<Row>> {
-    let sql = if dead {
-        "SELECT seq, body, sent_at, receive_count FROM queue_messages
-         WHERE queue = ?1 AND dead_at IS NOT NULL AND visible_at <= ?2 AND seq > ?3 ORDER BY seq LIMIT ?4"
-    } else {
-        "SELECT seq, body, sent_at, receive_count FROM queue_messages
-         WHERE queue = ?1 AND dead_at IS NULL AND visible_at <= ?2 AND seq > ?3 ORDER BY seq LIMIT ?4"
-    };
+    let sql = if dead { VISIBLE_DEAD_SQL } else { VISIBLE_SQL };
     let mut statement = c.prepare_cached(sql)?;
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
     let rows = statement.query_map(params![queue, now, after_seq, limit], |row| {
@@ -353,6 +351,23 @@ mod tests {
 
     fn clock() -> Arc<FixedClock> {
         Arc::new(FixedClock::new(Utc.with_ymd_and_hms(2025, 3, 1, 8, 0, 0).unwrap()))
+    }
+
+    #[test]
+    fn a_receive_walks_the_queue_in_order_without_sorting() {
+        // Sorting would read every waiting message of the queue on every receive.
+        let queue = queue_with(clock(), 5);
+        let plan: Vec<String> = queue
+            .db
+            .with(|c| {
+                let mut statement = c.prepare(&format!("EXPLAIN QUERY PLAN {VISIBLE_SQL}"))?;
+                let rows = statement.query_map(params!["ingest", 0, 0, 10], |row| row.get::<_, String>(3))?;
+                rows.collect()
+            })
+            .unwrap();
+        let plan = plan.join(" | ");
+        assert!(plan.contains("USING INDEX queue_pending"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     #[tokio::test]

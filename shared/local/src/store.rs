@@ -23,7 +23,27 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, 
 use crate::LocalError;
 use crate::db::{SqliteDb, is_busy};
 
-const COLUMNS: &str = "pk, sk, version, body, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk";
+macro_rules! columns {
+    () => {
+        "pk, sk, version, body, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk"
+    };
+}
+
+const COLUMNS: &str = columns!();
+/// Statements are fixed text so that each is prepared once per connection and then taken from
+/// rusqlite's statement cache (preparing costs more than running most of them).
+const GET_SQL: &str = concat!("SELECT ", columns!(), " FROM items WHERE pk = ?1 AND sk = ?2");
+const INSERT_SQL: &str =
+    "INSERT INTO items (pk, sk, version, body, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk)
+     VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const INSERT_IF_ABSENT_SQL: &str =
+    "INSERT INTO items (pk, sk, version, body, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk)
+     VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+     ON CONFLICT (pk, sk) DO NOTHING";
+const UPDATE_SQL: &str = "UPDATE items SET version = version + 1, body = ?3,
+         gsi1pk = ?4, gsi1sk = ?5, gsi2pk = ?6, gsi2sk = ?7, gsi3pk = ?8, gsi3sk = ?9
+     WHERE pk = ?1 AND sk = ?2 AND version = ?10";
+const VERSION_SQL: &str = "SELECT version FROM items WHERE pk = ?1 AND sk = ?2";
 
 /// The item store, in a [`SqliteDb`].
 #[derive(Debug, Clone)]
@@ -47,10 +67,9 @@ impl SqliteStore {
 
     fn get_sync(&self, key: &ItemKey) -> Result<Option<StoredItem>, StoreError> {
         check_key(key)?;
-        let sql = format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2");
         let row = self
             .db
-            .with(|c| c.query_row(&sql, params![key.pk, key.sk], RawRow::read).optional())
+            .with(|c| c.prepare_cached(GET_SQL)?.query_row(params![key.pk, key.sk], RawRow::read).optional())
             .map_err(sql_error(format!("get {key}")))?;
         row.map(RawRow::into_stored).transpose()
     }
@@ -62,12 +81,17 @@ impl SqliteStore {
         let changed = self
             .db
             .with(|c| {
-                c.execute(
-                    "INSERT INTO items (pk, sk, version, body, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk)
-                     VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                     ON CONFLICT (pk, sk) DO NOTHING",
-                    params![item.key.pk, item.key.sk, body, g1p, g1s, g2p, g2s, g3p, g3s],
-                )
+                c.prepare_cached(INSERT_IF_ABSENT_SQL)?.execute(params![
+                    item.key.pk,
+                    item.key.sk,
+                    body,
+                    g1p,
+                    g1s,
+                    g2p,
+                    g2s,
+                    g3p,
+                    g3s
+                ])
             })
             .map_err(sql_error(format!("put {}", item.key)))?;
         if changed == 0 {
@@ -103,10 +127,8 @@ impl SqliteStore {
         let changed = self
             .db
             .with(|c| {
-                c.execute(
-                    "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND version = ?3",
-                    params![key.pk, key.sk, expected],
-                )
+                c.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND version = ?3")?
+                    .execute(params![key.pk, key.sk, expected])
             })
             .map_err(sql_error(format!("delete {key}")))?;
         if changed == 0 {
@@ -154,12 +176,8 @@ impl SqliteStore {
             for (i, op) in ops.iter().enumerate() {
                 let key = op.key();
                 let current: Option<i64> = tx
-                    .query_row(
-                        "SELECT version FROM items WHERE pk = ?1 AND sk = ?2",
-                        params![key.pk, key.sk],
-                        |r| r.get(0),
-                    )
-                    .optional()
+                    .prepare_cached(VERSION_SQL)
+                    .and_then(|mut s| s.query_row(params![key.pk, key.sk], |r| r.get(0)).optional())
                     .map_err(&failed)?;
                 let is = |version: u64| sql_version(version).is_some_and(|v| current == Some(v));
                 let holds = match op {
@@ -186,7 +204,8 @@ impl SqliteStore {
                         update(&tx, item, body, sql_version(*version).unwrap_or_default()).map(drop)
                     }
                     TransactOp::Delete { key, .. } => tx
-                        .execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk])
+                        .prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+                        .and_then(|mut s| s.execute(params![key.pk, key.sk]))
                         .map(drop),
                     TransactOp::ConditionCheck { .. } => Ok(()),
                 }
@@ -237,22 +256,34 @@ fn query_sql(index: Option<Index>, query: &KeyQuery) -> Result<(String, Vec<SqlV
 
 fn insert(c: &Connection, item: &Item, body: &str) -> rusqlite::Result<usize> {
     let [g1p, g1s, g2p, g2s, g3p, g3s] = index_columns(&item.indexes);
-    c.execute(
-        "INSERT INTO items (pk, sk, version, body, gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk)
-         VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![item.key.pk, item.key.sk, body, g1p, g1s, g2p, g2s, g3p, g3s],
-    )
+    c.prepare_cached(INSERT_SQL)?.execute(params![
+        item.key.pk,
+        item.key.sk,
+        body,
+        g1p,
+        g1s,
+        g2p,
+        g2s,
+        g3p,
+        g3s
+    ])
 }
 
 /// Replaces the item if its version is `expected`; the number of rows changed (0 or 1).
 fn update(c: &Connection, item: &Item, body: &str, expected: i64) -> rusqlite::Result<usize> {
     let [g1p, g1s, g2p, g2s, g3p, g3s] = index_columns(&item.indexes);
-    c.execute(
-        "UPDATE items SET version = version + 1, body = ?3,
-             gsi1pk = ?4, gsi1sk = ?5, gsi2pk = ?6, gsi2sk = ?7, gsi3pk = ?8, gsi3sk = ?9
-         WHERE pk = ?1 AND sk = ?2 AND version = ?10",
-        params![item.key.pk, item.key.sk, body, g1p, g1s, g2p, g2s, g3p, g3s, expected],
-    )
+    c.prepare_cached(UPDATE_SQL)?.execute(params![
+        item.key.pk,
+        item.key.sk,
+        body,
+        g1p,
+        g1s,
+        g2p,
+        g2s,
+        g3p,
+        g3s,
+        expected
+    ])
 }
 
 fn index_columns(indexes: &IndexKeys) -> [Option<&str>; 6] {

@@ -31,14 +31,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use ledgerpost_domain::config::{Administration, AttachmentKind};
-use ledgerpost_domain::ids::AdministrationId;
+use ledgerpost_domain::ids::{AdministrationId, InvoiceId};
 use ledgerpost_export::report::{
     DocumentError, DocumentRef, InDoubtBatch, JournalReport, ManualInvoice, RejectedFile as ReportedFile,
     SkippedDocument,
 };
 use ledgerpost_export::{Email, Mailbox, RunReport, SkipReason};
 use ledgerpost_ports::{
-    EnvelopeAddress, Index, LeaseError, LeaseGrant, MailError, ObjectKey, OutgoingEmail, TransactOp,
+    EnvelopeAddress, Index, KeyQuery, LeaseError, LeaseGrant, MailError, ObjectKey, OutgoingEmail, TransactOp,
 };
 use ledgerpost_ubl::model::Invoice;
 
@@ -57,6 +57,8 @@ pub const LEASE_TTL: Duration = Duration::from_secs(15 * 60);
 pub const SEND_ATTEMPTS: u32 = 5;
 /// Most documents in one e-mail: one batch is claimed in one transaction.
 pub const MAX_DOCUMENTS_PER_EMAIL: usize = ledgerpost_ports::store::MAX_TRANSACT_OPS - 1;
+/// Index items read per page while selecting.
+const SELECTION_PAGE: usize = 100;
 
 /// Renders a PDF of an invoice that embeds none.
 pub trait PdfRenderer: Send + Sync {
@@ -294,28 +296,39 @@ impl Pipeline {
     ) -> Result<(), StageError> {
         let export = &self.config().export;
         let repo = self.repository();
-        let ready = repo
-            .query_index_all(Index::Gsi1, &send_index_pk(&administration.id, journal, "ready"), "")
-            .await?;
-        let mut eligible = Vec::new();
-        for item in &ready {
-            let record: Versioned<InvoiceRecord> = versioned(item)?;
-            let doc = document_ref(&record.value);
-            if export.start_date.is_some_and(|start| record.value.issue_date < start) {
-                out.skipped.push(SkippedDocument { document: doc, reason: SkipReason::BeforeStartDate });
-                continue;
+        // Selection: the index page by page, keeping only the ids of what may go. The records
+        // and their files are read again one batch at a time, so a run's memory does not grow
+        // with the number of documents it sends.
+        let mut eligible: Vec<InvoiceId> = Vec::new();
+        let mut query =
+            KeyQuery::new(send_index_pk(&administration.id, journal, "ready")).limit(SELECTION_PAGE);
+        loop {
+            let page = repo.store().query_index(Index::Gsi1, &query).await?;
+            for item in &page.items {
+                let record: Versioned<InvoiceRecord> = versioned(item)?;
+                let doc = document_ref(&record.value);
+                if export.start_date.is_some_and(|start| record.value.issue_date < start) {
+                    out.skipped.push(SkippedDocument { document: doc, reason: SkipReason::BeforeStartDate });
+                    continue;
+                }
+                let until = record
+                    .value
+                    .issue_date
+                    .checked_add_days(Days::new(u64::from(export.delay_days)))
+                    .unwrap_or(NaiveDate::MAX);
+                if until > today {
+                    out.skipped.push(SkippedDocument {
+                        document: doc,
+                        reason: SkipReason::DelayNotPassed { until },
+                    });
+                    continue;
+                }
+                eligible.push(record.value.id);
             }
-            let until = record
-                .value
-                .issue_date
-                .checked_add_days(Days::new(u64::from(export.delay_days)))
-                .unwrap_or(NaiveDate::MAX);
-            if until > today {
-                out.skipped
-                    .push(SkippedDocument { document: doc, reason: SkipReason::DelayNotPassed { until } });
-                continue;
+            match page.next {
+                Some(next) => query = query.after(Some(next)),
+                None => break,
             }
-            eligible.push(record);
         }
         if journal == Journal::Purchases {
             for pending in repo.invoices_in_status(&administration.id, StatusKey::ApprovalPending).await? {
@@ -325,31 +338,36 @@ impl Pipeline {
                 });
             }
         }
-        // Attachments first: a document without any is an error and takes no place in a batch.
-        let mut prepared = Vec::new();
-        for record in eligible {
-            match self.files_for(&record.value, journal, pdf).await {
-                Ok(files) if files.is_empty() => out.skipped.push(SkippedDocument {
-                    document: document_ref(&record.value),
-                    reason: SkipReason::NoAttachment,
-                }),
-                Ok(files) => prepared.push(Prepared { record, files }),
-                Err(reason) => out.errors.push(DocumentError {
-                    document: Some(document_ref(&record.value)),
-                    file: None,
-                    reason,
-                }),
-            }
-        }
         let per_email = export.documents_per_email as usize;
-        let mut batches: Vec<Vec<Prepared>> = Vec::new();
-        for document in prepared {
-            match batches.last_mut() {
-                Some(last) if last.len() < per_email => last.push(document),
-                _ => batches.push(vec![document]),
+        // Errors of the preparation are listed before those of the sending, as when every
+        // document was prepared first.
+        let errors_before = out.errors.len();
+        let mut preparation_errors = Vec::new();
+        let mut pending = eligible.into_iter();
+        loop {
+            // The next batch: documents in index order, each with its files; a document without
+            // any is an error and takes no place in a batch.
+            let mut batch: Vec<Prepared> = Vec::with_capacity(per_email);
+            while batch.len() < per_email {
+                let Some(id) = pending.next() else { break };
+                // Read now: the claim writes on this version, so a change since is caught there.
+                let Some(record) = repo.invoice(&id).await? else { continue };
+                match self.files_for(&record.value, journal, pdf).await {
+                    Ok(files) if files.is_empty() => out.skipped.push(SkippedDocument {
+                        document: document_ref(&record.value),
+                        reason: SkipReason::NoAttachment,
+                    }),
+                    Ok(files) => batch.push(Prepared { record, files }),
+                    Err(reason) => preparation_errors.push(DocumentError {
+                        document: Some(document_ref(&record.value)),
+                        file: None,
+                        reason,
+                    }),
+                }
             }
-        }
-        for batch in batches {
+            if batch.is_empty() {
+                break;
+            }
             if *left == 0 {
                 out.waiting_for_cap += batch.len() as u32;
                 continue;
@@ -364,16 +382,22 @@ impl Pipeline {
                 match self.ports().lease.renew(grant, LEASE_TTL).await {
                     Ok(renewed) => *lease = Some(renewed),
                     Err(e) => {
+                        insert_errors(out, errors_before, preparation_errors);
                         return Err(StageError::Unexpected(anyhow::anyhow!("the send lease was lost: {e}")));
                     }
                 }
             }
-            self.send_one(administration, journal, run_id, batch, out).await?;
+            let sent = self.send_one(administration, journal, run_id, batch, out).await;
+            if sent.is_err() {
+                insert_errors(out, errors_before, preparation_errors);
+                return sent;
+            }
             let rate = export.send_rate.to_string().parse::<f64>().unwrap_or(1.0);
             if rate > 0.0 {
                 self.ports().sleeper.sleep(Duration::from_secs_f64(1.0 / rate)).await;
             }
         }
+        insert_errors(out, errors_before, preparation_errors);
         Ok(())
     }
 
@@ -482,7 +506,8 @@ impl Pipeline {
         let mut claim = vec![TransactOp::Put(record.to_item()?)];
         let mut claimed = Vec::new();
         for document in &batch {
-            let Some(current) = repo.invoice(&document.record.value.id).await? else { continue };
+            // Read when the batch was put together, after the selection.
+            let current = &document.record;
             if current.value.send != SendState::Ready {
                 out.errors.push(DocumentError {
                     document: Some(document_ref(&current.value)),
@@ -765,6 +790,13 @@ fn dead_letter_text(queue: &str, letter: &ledgerpost_ports::ReceivedMessage) -> 
         letter.receive_count,
         ledgerpost_export::single_line(&letter.body.chars().take(300).collect::<String>())
     )
+}
+
+/// Puts `errors` into the report's errors at `at`.
+fn insert_errors(out: &mut JournalReport, at: usize, errors: Vec<DocumentError>) {
+    let later = out.errors.split_off(at);
+    out.errors.extend(errors);
+    out.errors.extend(later);
 }
 
 fn in_doubt_entry(batch: &BatchRecord) -> InDoubtBatch {

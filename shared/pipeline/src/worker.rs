@@ -17,6 +17,9 @@ use crate::ingest::{INBOX, IngestOutcome};
 use crate::messages::{IngestMessage, InvoiceMessage, ingest_keys};
 use crate::{Pipeline, queues};
 
+/// Inbox objects listed per page by [`Pipeline::enqueue_inbox`] (S3 returns at most 1,000).
+const INBOX_PAGE: usize = 1000;
+
 /// What one message came to, in a few words (for logs and the local runner).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Handled {
@@ -127,7 +130,8 @@ impl Pipeline {
         let mut after = None;
         let mut count = 0;
         loop {
-            let page = self.ports().bucket.list(INBOX, after.as_ref(), 100).await?;
+            // Large pages: the folder bucket reads the whole folder for each page.
+            let page = self.ports().bucket.list(INBOX, after.as_ref(), INBOX_PAGE).await?;
             for object in &page.objects {
                 self.enqueue_ingest(&object.key).await?;
                 count += 1;

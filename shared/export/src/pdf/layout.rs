@@ -297,11 +297,33 @@ fn write_op(content: &mut Content, op: &Op) {
     }
 }
 
+thread_local! {
+    /// One compressor per thread, reset for each stream: setting one up (allocating its window
+    /// and hash tables) cost as much as compressing a page. The fastest level: page content is
+    /// repetitive operator text that it still shrinks well, at a fraction of the default's time
+    /// (rendering is most of what send-batch does per document).
+    static COMPRESSOR: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), true));
+}
+
+/// `data` as a zlib stream (what `FlateDecode` reads).
 fn deflate(data: &[u8]) -> Result<Vec<u8>, PdfError> {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(data).map_err(PdfError::Compress)?;
-    encoder.finish().map_err(PdfError::Compress)
+    COMPRESSOR.with(|compressor| {
+        let mut compressor = compressor.borrow_mut();
+        compressor.reset();
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        loop {
+            let consumed = usize::try_from(compressor.total_in()).unwrap_or(data.len()).min(data.len());
+            let status = compressor
+                .compress_vec(&data[consumed..], &mut out, flate2::FlushCompress::Finish)
+                .map_err(|e| PdfError::Compress(std::io::Error::other(e)))?;
+            match status {
+                flate2::Status::StreamEnd => return Ok(out),
+                // The output is full: make room and go on.
+                flate2::Status::Ok | flate2::Status::BufError => out.reserve(out.capacity().max(1024)),
+            }
+        }
+    })
 }
 
 /// No line of the rendition holds more glyphs than this (the narrowest glyph is 0.19 em wide, the

@@ -89,8 +89,8 @@ pub(crate) fn to_body<T: Serialize>(value: &T) -> Result<Value, StageError> {
 }
 
 pub(crate) fn from_body<T: DeserializeOwned>(stored: &StoredItem) -> Result<T, StageError> {
-    serde_json::from_value(stored.item.body.clone())
-        .map_err(|e| StageError::corrupt(format!("item {}", stored.item.key), e))
+    // From the borrowed value: cloning the body first cost as much as parsing it.
+    T::deserialize(&stored.item.body).map_err(|e| StageError::corrupt(format!("item {}", stored.item.key), e))
 }
 
 pub(crate) fn versioned<T: DeserializeOwned>(stored: &StoredItem) -> Result<Versioned<T>, StageError> {
