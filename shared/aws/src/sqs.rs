@@ -7,6 +7,11 @@
 //! use. Both are resolved once per process and kept ([`tokio::sync::OnceCell`]); concurrent
 //! first uses wait for one resolution.
 //!
+//! A dead letter's `receive_count` is how many times its own queue delivered it, as the port
+//! (and the run report: "failed 3 times") means it: the redrive policy's `maxReceiveCount`,
+//! which is what moved it. SQS's `ApproximateReceiveCount` goes on counting the receives on the
+//! dead-letter queue too (the report's own reads among them), so it is not used there.
+//!
 //! Receives return at once (`WaitTimeSeconds = 0`), as the port says; the Lambda event source
 //! does the long polling in production. Visibility timeouts are whole seconds on SQS, so a
 //! fraction of a second is rounded up.
@@ -44,7 +49,15 @@ struct QueueRef {
     /// A URL or a name, as configured.
     configured: String,
     url: OnceCell<String>,
-    dead_letter_url: OnceCell<String>,
+    dead_letters: OnceCell<DeadLetterQueue>,
+}
+
+/// Where a queue's dead letters go, from its redrive policy.
+#[derive(Debug)]
+struct DeadLetterQueue {
+    url: String,
+    /// Deliveries on the source queue before a message is moved (`maxReceiveCount`).
+    max_receive_count: Option<u32>,
 }
 
 /// SQS as the queue port, with logical names mapped to queues.
@@ -66,7 +79,7 @@ impl SqsQueue {
                 let queue = QueueRef {
                     configured: configured.into(),
                     url: OnceCell::new(),
-                    dead_letter_url: OnceCell::new(),
+                    dead_letters: OnceCell::new(),
                 };
                 (name.into(), queue)
             })
@@ -95,10 +108,14 @@ impl SqsQueue {
 
     /// The URL of the dead-letter queue of `queue`, from its redrive policy.
     pub async fn dead_letter_url(&self, queue: &str) -> Result<&str, QueueError> {
+        Ok(&self.dead_letter_queue(queue).await?.url)
+    }
+
+    async fn dead_letter_queue(&self, queue: &str) -> Result<&DeadLetterQueue, QueueError> {
         let url = self.url(queue).await?;
         let entry = self.queue_ref(queue)?;
         let dead = entry
-            .dead_letter_url
+            .dead_letters
             .get_or_try_init(|| async {
                 let output = self
                     .client
@@ -116,13 +133,14 @@ impl SqsQueue {
                             "queue {queue} has no redrive policy, so no dead-letter queue"
                         ))
                     })?;
-                let arn = dead_letter_arn(policy).map_err(|reason| {
+                let (arn, max_receive_count) = redrive_policy(policy).map_err(|reason| {
                     QueueError::invalid(format!("queue {queue} has an unreadable redrive policy: {reason}"))
                 })?;
                 let (account, name) = arn_account_and_name(&arn).ok_or_else(|| {
                     QueueError::invalid(format!("queue {queue}: {arn:?} is not an SQS queue ARN"))
                 })?;
-                self.queue_url(name, Some(account)).await
+                let url = self.queue_url(name, Some(account)).await?;
+                Ok::<_, QueueError>(DeadLetterQueue { url, max_receive_count })
             })
             .await?;
         Ok(dead)
@@ -327,14 +345,21 @@ fn is_url(configured: &str) -> bool {
     configured.starts_with("https://") || configured.starts_with("http://")
 }
 
-/// The `deadLetterTargetArn` of a redrive policy (JSON).
-fn dead_letter_arn(policy: &str) -> Result<String, String> {
+/// The `deadLetterTargetArn` of a redrive policy (JSON), and its `maxReceiveCount` (a number,
+/// or a string as CloudFormation and the console write it).
+fn redrive_policy(policy: &str) -> Result<(String, Option<u32>), String> {
     let value: serde_json::Value = serde_json::from_str(policy).map_err(|err| err.to_string())?;
-    value
+    let arn = value
         .get("deadLetterTargetArn")
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| "no deadLetterTargetArn".to_owned())
+        .ok_or_else(|| "no deadLetterTargetArn".to_owned())?;
+    let max_receive_count = match value.get("maxReceiveCount") {
+        Some(serde_json::Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    Ok((arn, max_receive_count))
 }
 
 /// `arn:aws:sqs:eu-west-1:123456789012:name` → (`123456789012`, `name`).
@@ -423,8 +448,14 @@ impl Queue for SqsQueue {
         visibility: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
         check_receive(max, visibility)?;
-        let url = self.dead_letter_url(queue).await?;
-        self.receive_from(url, max, visibility).await
+        let dead = self.dead_letter_queue(queue).await?;
+        let mut letters = self.receive_from(&dead.url, max, visibility).await?;
+        if let Some(max_receive_count) = dead.max_receive_count {
+            for letter in &mut letters {
+                letter.receive_count = max_receive_count;
+            }
+        }
+        Ok(letters)
     }
 
     async fn delete_dead_letter(&self, queue: &str, receipt: &ReceiptHandle) -> Result<(), QueueError> {
@@ -440,10 +471,15 @@ mod tests {
     #[test]
     fn redrive_policies_and_arns() {
         let policy = r#"{"deadLetterTargetArn":"arn:aws:sqs:eu-west-1:123456789012:ingest-dlq","maxReceiveCount":"5"}"#;
-        let arn = dead_letter_arn(policy).unwrap();
+        let (arn, max) = redrive_policy(policy).unwrap();
         assert_eq!(arn_account_and_name(&arn), Some(("123456789012", "ingest-dlq")));
-        assert!(dead_letter_arn(r#"{"maxReceiveCount":5}"#).is_err());
-        assert!(dead_letter_arn("not json").is_err());
+        assert_eq!(max, Some(5));
+        let numeric = r#"{"deadLetterTargetArn":"arn:aws:sqs:eu-west-1:1:q-dlq","maxReceiveCount":3}"#;
+        assert_eq!(redrive_policy(numeric).unwrap().1, Some(3));
+        let without = r#"{"deadLetterTargetArn":"arn:aws:sqs:eu-west-1:1:q-dlq"}"#;
+        assert_eq!(redrive_policy(without).unwrap().1, None);
+        assert!(redrive_policy(r#"{"maxReceiveCount":5}"#).is_err());
+        assert!(redrive_policy("not json").is_err());
         assert_eq!(arn_account_and_name("arn:aws:sns:eu-west-1:1:topic"), None);
         assert_eq!(arn_account_and_name("arn:aws-cn:sqs:cn-north-1:1:q"), Some(("1", "q")));
     }

@@ -282,9 +282,13 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
-    /// Settings with fresh names for `tag`; nothing is created yet.
+    /// Settings with fresh names for `tag` on the shared server; nothing is created yet.
     pub async fn new(tag: &str) -> TestEnv {
-        let moto = moto();
+        Self::on(moto(), tag).await
+    }
+
+    /// [`TestEnv::new`] on a given server (e.g. one of its own, from [`Moto::start`]).
+    pub async fn on(moto: Arc<Moto>, tag: &str) -> TestEnv {
         let name = unique_name(tag);
         let settings = AwsSettings {
             bucket: format!("{name}-docs"),
@@ -428,13 +432,19 @@ impl TestEnv {
 
     /// Makes the sender an SES identity (SES refuses to send from anything else).
     pub async fn verify_sender(&self) {
+        self.verify_identity(self.settings().sender.as_str()).await;
+    }
+
+    /// Makes `identity` (an address or a domain) an SES identity, e.g. the `from` address of a
+    /// pipeline configuration.
+    pub async fn verify_identity(&self, identity: &str) {
         self.clients
             .ses
             .create_email_identity()
-            .email_identity(self.settings().sender.as_str())
+            .email_identity(identity)
             .send()
             .await
-            .expect("create the sender identity");
+            .unwrap_or_else(|err| panic!("create the SES identity {identity}: {err}"));
     }
 }
 

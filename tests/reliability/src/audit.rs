@@ -4,17 +4,20 @@
 //!   exactly the invoices' archive keys) with its attachments once;
 //! - **journaled at most once**: no invoice's history says "journaled" twice, and every
 //!   journaled invoice has one balanced entry;
-//! - **e-mailed at most once**: the outbox `.eml` files, read as a person would (the batch
-//!   header, the envelope, the document list in the body), name each invoice at most once, and
+//! - **e-mailed at most once**: the e-mails handed over (the outbox `.eml` files, or the raw
+//!   messages SES was given), read as a person would (the batch header, the envelope, the
+//!   document list in the body), name each invoice at most once, and
 //!   an invoice e-mailed is never "ready" to go again;
 //! - **nothing lost**: every input file is stored or under `rejected/` (once, with a reason file
 //!   a person can read, and listed in a stored run report); every poison message is listed in a
-//!   report; nothing waits on a queue; no invoice is marked sent without its e-mail;
+//!   report; nothing waits on a queue or on a dead-letter list; no invoice is marked sent
+//!   without its e-mail;
 //! - **in doubt**: every document of a batch that was claimed and not marked sent is listed "in
 //!   doubt" in the latest report, and is never e-mailed twice;
 //! - **caps**: no stored run sent more e-mails than the caps.
 //!
-//! Each breach is one line in [`Audit::violations`].
+//! Each breach is one line in [`Audit::violations`]. The audit reads through a [`Backend`], so
+//! the same checks run on the local adapters and on moto_server.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -26,7 +29,7 @@ use ledgerpost_pipeline::repository::{BatchState, InvoiceRecord, Journal, SendSt
 use ledgerpost_ports::{Bucket, ObjectKey};
 use mail_parser::MessageParser;
 
-use crate::harness::Harness;
+use crate::backend::Backend;
 
 /// A file dropped into the inbox.
 #[derive(Debug, Clone)]
@@ -129,12 +132,12 @@ async fn list_all(bucket: &dyn Bucket, prefix: &str) -> Vec<ObjectKey> {
     }
 }
 
-/// Reads back the state of `harness` after a scenario fed it `inputs` and `poison`.
-pub async fn audit(harness: &Harness, inputs: &[Input], poison: &[Poison]) -> Audit {
-    let pipeline = harness.pipeline();
+/// Reads back the state of `env` after a scenario fed it `inputs` and `poison`.
+pub async fn audit<B: Backend + ?Sized>(env: &B, inputs: &[Input], poison: &[Poison]) -> Audit {
+    let pipeline = env.pipeline();
     let mut audit = Audit::default();
     let repo = pipeline.repository();
-    let bucket = harness.backend().bucket.clone();
+    let bucket = pipeline.ports().bucket.clone();
     let config = pipeline.config().clone();
 
     // Invoices, by the status index of every administration.
@@ -161,17 +164,15 @@ pub async fn audit(harness: &Harness, inputs: &[Input], poison: &[Poison]) -> Au
         }
     }
 
-    // The outbox, as a person reads it.
+    // The e-mails handed over (the outbox, or what SES was given), as a person reads them.
     let addresses = &config.export.addresses;
     let parser = MessageParser::default();
-    for path in harness.backend().mailer.messages().expect("read the outbox") {
-        let raw = std::fs::read(&path).expect("read an e-mail");
-        let Some(message) = parser.parse(&raw) else {
-            audit.violation(format!("{} is not an e-mail", path.display()));
+    for sent in env.sent_emails().await {
+        let Some(message) = parser.parse(&sent.raw) else {
+            audit.violation(format!("{} is not an e-mail", sent.label));
             continue;
         };
-        let envelope_to =
-            message.header_raw("X-Ledgerpost-Envelope-To").unwrap_or_default().trim().to_owned();
+        let envelope_to = sent.envelope_to.join(", ");
         let Some(batch_id) = message.header_raw(ledgerpost_export::email::BATCH_HEADER).map(str::trim) else {
             audit.report_emails += 1;
             if envelope_to != addresses.reports.as_str() {
@@ -405,9 +406,16 @@ pub async fn audit(harness: &Harness, inputs: &[Input], poison: &[Poison]) -> Au
         }
     }
     for queue in queues::ALL {
-        let waiting = harness.backend().queue.receive_peek(queue).await;
+        let waiting = env.waiting(queue).await;
         if !waiting.is_empty() {
             audit.violation(format!("queue {queue} still holds {waiting:?}"));
+        }
+        // A dead letter still listed after the last run was never taken off by a report.
+        let dead =
+            pipeline.ports().queue.dead_letters(queue, 10, Duration::ZERO).await.expect("dead letters");
+        if !dead.is_empty() {
+            let bodies: Vec<&str> = dead.iter().map(|d| d.body.as_str()).collect();
+            audit.violation(format!("the dead letters of {queue} still hold {bodies:?} after the last run"));
         }
     }
 
@@ -433,29 +441,12 @@ pub async fn audit(harness: &Harness, inputs: &[Input], poison: &[Poison]) -> Au
     audit
 }
 
-/// Reads a queue without disturbing it much: what a receive returns now (hidden a moment).
-trait Peek {
-    async fn receive_peek(&self, queue: &str) -> Vec<String>;
-}
-
-impl Peek for ledgerpost_local::SqliteQueue {
-    async fn receive_peek(&self, queue: &str) -> Vec<String> {
-        use ledgerpost_ports::Queue;
-        self.receive(queue, 10, Duration::from_secs(1))
-            .await
-            .expect("receive")
-            .into_iter()
-            .map(|m| m.body)
-            .collect()
-    }
-}
-
 /// Runs send-batch again (a minute later each time) until a run sends nothing, as the daily
 /// schedule would; at most `max_runs`. Returns the e-mails sent.
-pub async fn send_until_quiet(harness: &Harness, pipeline: &Pipeline, max_runs: usize) -> u32 {
+pub async fn send_until_quiet<B: Backend + ?Sized>(env: &B, pipeline: &Pipeline, max_runs: usize) -> u32 {
     let mut total = 0;
     for _ in 0..max_runs {
-        harness.clock.advance(chrono::TimeDelta::minutes(1));
+        env.clock().advance(chrono::TimeDelta::minutes(1));
         let report = pipeline
             .send_batch(ledgerpost_pipeline::send::SendOptions::default())
             .await

@@ -3,7 +3,8 @@
 //!
 //! Unlike the pipeline crate's own test helper, a [`Harness`] can be restarted over the same
 //! folder (what a crashed process finds when it comes back) and turned into a [`Snapshot`] that
-//! later scenarios copy instead of running the same stages again.
+//! later scenarios copy instead of running the same stages again. It is the local
+//! [`Backend`]; [`LocalWorld`] makes harnesses for the scenario table.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use ledgerpost_local::{FixedClock, LocalBackend, QueueSpec};
 use ledgerpost_pipeline::worker::Handled;
 use ledgerpost_pipeline::{NoSleep, Pipeline, Ports, queues};
 use ledgerpost_ports::{Bucket, ObjectKey, QueueError, Retryable};
+
+use crate::backend::{Backend, SentEmail, World};
 
 /// The corpus of real UBL files (and the official verdicts) beside the repository.
 pub const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus");
@@ -271,6 +274,87 @@ impl Harness {
         let key = self.put_inbox(name, bytes).await;
         pipeline.enqueue_ingest(&key).await.expect("send the ingest message");
         key
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Harness {
+    fn clock(&self) -> &Arc<FixedClock> {
+        &self.clock
+    }
+
+    fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    fn ports(&self) -> Ports {
+        Harness::ports(self)
+    }
+
+    async fn restart(&mut self) {
+        Harness::restart(self);
+    }
+
+    async fn second_process(&self) -> Ports {
+        Harness::ports_of(&Harness::second_process(self), &self.clock, &self.sleeper)
+    }
+
+    /// The outbox `.eml` files; the envelope is in the header the outbox puts in front.
+    async fn sent_emails(&self) -> Vec<SentEmail> {
+        let mut sent = Vec::new();
+        for path in self.backend().mailer.messages().expect("read the outbox") {
+            let raw = std::fs::read(&path).expect("read an e-mail");
+            let envelope_to = mail_parser::MessageParser::default()
+                .parse_headers(&raw)
+                .and_then(|m| m.header_raw("X-Ledgerpost-Envelope-To").map(str::to_owned))
+                .map(|to| to.split(',').map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect())
+                .unwrap_or_default();
+            sent.push(SentEmail { label: path.display().to_string(), envelope_to, raw });
+        }
+        sent
+    }
+
+    /// What a receive returns now (hidden a second of the fixed clock, which does not move).
+    async fn waiting(&self, queue: &str) -> Vec<String> {
+        use ledgerpost_ports::Queue;
+        self.backend()
+            .queue
+            .receive(queue, 10, Duration::from_secs(1))
+            .await
+            .expect("receive")
+            .into_iter()
+            .map(|m| m.body)
+            .collect()
+    }
+}
+
+/// Harnesses in temporary data folders; a snapshot is a closed copy of a folder.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalWorld {
+    /// Scenario runs at the same time (each has its own folder; they wait on the disk more
+    /// than on the processor).
+    pub parallel: usize,
+}
+
+#[async_trait::async_trait]
+impl World for LocalWorld {
+    type Env = Harness;
+    type Snapshot = Snapshot;
+
+    async fn fresh(&self, config: &str, max_receives: u32) -> Harness {
+        Harness::new(config, max_receives)
+    }
+
+    async fn snapshot(&self, env: Harness) -> Result<Snapshot, Harness> {
+        Ok(env.snapshot())
+    }
+
+    async fn open_copy(&self, snapshot: &Snapshot) -> Harness {
+        Harness::from_snapshot(snapshot)
+    }
+
+    fn parallel_runs(&self) -> usize {
+        self.parallel
     }
 }
 
