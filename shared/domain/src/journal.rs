@@ -7,6 +7,16 @@
 //! credit the supplier payable with the payable amount. **Sales** (invoice): debit the receivable,
 //! credit revenue per line and output VAT per rate.
 //!
+//! **Net lines are grouped**: invoice lines booked alike (same account, VAT group, cost centre and
+//! project, same VAT category and rate, same side) make one journal line with their sum, so an
+//! entry has as many lines as the invoice has distinct bookings, whatever its number of lines: an
+//! invoice of 30,000 lines on three accounts is an entry of a handful of lines, which one store
+//! transaction can hold. Nothing an accountant books by is merged: a line on another account, cost
+//! centre, project, VAT code or rate stays apart, and debits and credits are never netted (a
+//! returned item stays a credit next to the goods' debit). A group of one invoice line reads as
+//! before (`invoice_line`, "F1 line 3: Chairs"); a larger one names its count and its first
+//! lines. The invoice and its matching state keep every line.
+//!
 //! **Credit notes** carry positive amounts and book the other way round. Every amount is signed
 //! (×−1 for a credit note) and posted on its natural side when positive and on the other side when
 //! negative, so no line ever has a negative debit or credit. This also handles negative invoices
@@ -31,7 +41,8 @@
 //! Any arithmetic overflow refuses the entry; an entry that does not balance or reconcile (the
 //! invoice's totals do not add up) is refused too, never produced.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use ledgerpost_ubl::model::{DocumentKind, Invoice, VatCategory};
@@ -71,8 +82,15 @@ pub struct JournalLine {
     pub credit: Decimal,
     pub description: String,
     pub role: Role,
-    /// The invoice line booked (net lines).
+    /// The invoice line booked, when a net line books exactly one (see the module documentation).
     pub invoice_line: Option<String>,
+    /// How many invoice lines a net line books (0 for the other lines, and for allowances and
+    /// charges of a category without lines).
+    #[serde(default)]
+    pub invoice_line_count: u32,
+    /// The VAT category code (BT-151, upper case) of the invoice lines a net line books.
+    #[serde(default)]
+    pub vat_category: Option<String>,
     /// The VAT rate of the line's category (net lines) or of the VAT booked (VAT lines).
     pub vat_rate: Option<Decimal>,
     pub vat_group: Option<String>,
@@ -175,7 +193,7 @@ fn natural_sign(direction: Direction, role: Role) -> Decimal {
 }
 
 /// How one invoice line is booked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LineBooking {
     pub account: AccountCode,
     pub vat_group: Option<String>,
@@ -343,26 +361,32 @@ pub fn build_entry(
         description,
         role: Role::Net,
         invoice_line: None,
+        invoice_line_count: 0,
+        vat_category: None,
         vat_rate: None,
         vat_group: None,
         cost_centre: None,
         project: None,
     };
 
-    // Net per line, with the spread document allowances and charges.
-    let (mut nets, unspread) = spread_document_amounts(invoice)?;
-    for ((line, booking), net) in invoice.lines.iter().zip(bookings).zip(nets.drain(..)) {
-        let description = format!("{number} line {}: {}", line.id, line.item.name.trim());
+    // Net per line, with the spread document allowances and charges, summed per booking.
+    let (nets, unspread) = spread_document_amounts(invoice)?;
+    let natural = sign.checked_mul(natural_sign(direction, Role::Net)).ok_or(JournalError::Overflow)?;
+    for group in group_lines(invoice, bookings, &nets, natural)? {
+        let first = &invoice.lines[group.named[0]];
+        let description = group.description(number, invoice);
         post(
             Role::Net,
-            net,
+            group.amount,
             JournalLine {
-                invoice_line: Some(line.id.clone()),
-                vat_rate: line.vat.rate,
-                vat_group: booking.vat_group.clone(),
-                cost_centre: booking.cost_centre.clone(),
-                project: booking.project.clone(),
-                ..template(&booking.account, description)
+                invoice_line: (group.count == 1).then(|| first.id.clone()),
+                invoice_line_count: group.count,
+                vat_category: Some(group.key.category.clone().into_owned()),
+                vat_rate: first.vat.rate,
+                vat_group: group.key.booking.vat_group.clone(),
+                cost_centre: group.key.booking.cost_centre.clone(),
+                project: group.key.booking.project.clone(),
+                ..template(&group.key.booking.account, description)
             },
         )?;
     }
@@ -422,9 +446,109 @@ pub fn build_entry(
     Ok(entry)
 }
 
+/// What invoice lines must share to be booked on one journal line.
+#[derive(PartialEq, Eq, Hash)]
+struct GroupKey<'a> {
+    booking: &'a LineBooking,
+    /// VAT category code, trimmed and upper case.
+    category: Cow<'a, str>,
+    /// VAT rate, normalised (none stays apart from 0).
+    rate: Option<Decimal>,
+    /// Debit (true) or credit side.
+    debit: bool,
+}
+
+/// Invoice lines booked together.
+struct LineGroup<'a> {
+    key: GroupKey<'a>,
+    /// Signed as the invoice states it (the side is applied when posted).
+    amount: Decimal,
+    count: u32,
+    /// Positions of the first lines (at most [`NAMED_LINES`]) and of the last, for the description.
+    named: Vec<usize>,
+    last: usize,
+}
+
+/// How many line ids a group's description lists before "…".
+const NAMED_LINES: usize = 3;
+
+impl LineGroup<'_> {
+    fn description(&self, number: &str, invoice: &Invoice) -> String {
+        let id = |i: usize| invoice.lines[i].id.trim();
+        if self.count == 1 {
+            let line = &invoice.lines[self.last];
+            return format!("{number} line {}: {}", id(self.last), line.item.name.trim());
+        }
+        let mut ids: Vec<&str> = self.named.iter().map(|&i| id(i)).collect();
+        let unnamed = self.count as usize - self.named.len();
+        if unnamed > 1 {
+            return format!("{number} {} lines: {} … {}", self.count, ids.join(", "), id(self.last));
+        }
+        if unnamed == 1 {
+            ids.push(id(self.last));
+        }
+        format!("{number} lines {}", ids.join(", "))
+    }
+}
+
+/// The net lines grouped by booking (see the module documentation), in the order of each group's
+/// first line. `natural` turns an invoice-signed amount into debit (positive) or credit; a line of
+/// zero is not booked.
+fn group_lines<'a>(
+    invoice: &'a Invoice,
+    bookings: &'a [LineBooking],
+    nets: &[Decimal],
+    natural: Decimal,
+) -> Result<Vec<LineGroup<'a>>, JournalError> {
+    let mut groups: Vec<LineGroup<'a>> = Vec::new();
+    let mut index: HashMap<GroupKey<'a>, usize> = HashMap::new();
+    for (i, ((line, booking), &net)) in invoice.lines.iter().zip(bookings).zip(nets).enumerate() {
+        let posted = net.checked_mul(natural).ok_or(JournalError::Overflow)?;
+        if posted.is_zero() {
+            continue;
+        }
+        let code = line.vat.code.trim();
+        let category = if code.bytes().any(|b| b.is_ascii_lowercase()) {
+            Cow::Owned(code.to_ascii_uppercase())
+        } else {
+            Cow::Borrowed(code)
+        };
+        let key = GroupKey {
+            booking,
+            category,
+            rate: line.vat.rate.map(|r| r.normalize()),
+            debit: posted > Decimal::ZERO,
+        };
+        match index.get(&key) {
+            Some(&g) => {
+                let group = &mut groups[g];
+                group.amount = add(group.amount, net)?;
+                group.count = group.count.saturating_add(1);
+                if group.named.len() < NAMED_LINES {
+                    group.named.push(i);
+                }
+                group.last = i;
+            }
+            None => {
+                index.insert(
+                    GroupKey {
+                        booking: key.booking,
+                        category: key.category.clone(),
+                        rate: key.rate,
+                        debit: key.debit,
+                    },
+                    groups.len(),
+                );
+                groups.push(LineGroup { key, amount: net, count: 1, named: vec![i], last: i });
+            }
+        }
+    }
+    Ok(groups)
+}
+
 /// Each line's net amount plus its share of the document allowances and charges of its VAT
 /// category, and, for categories without a line to carry them, (rate, amount, reasons).
-type Spread = (Vec<Decimal>, Vec<(Option<Decimal>, Decimal, String)>);
+pub(crate) type Spread = (Vec<Decimal>, Vec<(Option<Decimal>, Decimal, String)>);
 
 /// The netted document allowances and charges of one VAT category.
 #[derive(Default)]
@@ -434,7 +558,7 @@ struct Adjustment {
     reasons: Vec<String>,
 }
 
-fn spread_document_amounts(invoice: &Invoice) -> Result<Spread, JournalError> {
+pub(crate) fn spread_document_amounts(invoice: &Invoice) -> Result<Spread, JournalError> {
     let mut nets: Vec<Decimal> = invoice.lines.iter().map(|l| l.net_amount).collect();
     // Charges minus allowances per category (none when the allowance names no category), with
     // the rate and the reasons for a description.
@@ -451,13 +575,17 @@ fn spread_document_amounts(invoice: &Invoice) -> Result<Spread, JournalError> {
         slot.reasons.push(if reason.is_empty() { kind.to_owned() } else { format!("{kind} {reason}") });
     }
     let mut unspread = Vec::new();
+    // Each line's category, worked out once for all the categories to spread.
+    let mut line_categories: Option<Vec<(String, Decimal)>> = None;
     for (category, Adjustment { amount, rate, reasons }) in per_category {
         if amount.is_zero() {
             continue;
         }
         let members: Vec<usize> = match &category {
             Some(key) => {
-                (0..invoice.lines.len()).filter(|i| &category_key(&invoice.lines[*i].vat) == key).collect()
+                let of_lines = line_categories
+                    .get_or_insert_with(|| invoice.lines.iter().map(|l| category_key(&l.vat)).collect());
+                (0..invoice.lines.len()).filter(|i| &of_lines[*i] == key).collect()
             }
             None => Vec::new(),
         };

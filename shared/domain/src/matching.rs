@@ -2,7 +2,10 @@
 //! obligations, then the supplier's free-text rules, giving each a status and an explanation.
 //!
 //! For one invoice the master data is read with at most three key lookups (receipts of the order,
-//! obligations of the reference, rules of the supplier), then every line is matched in memory.
+//! obligations of the reference, rules of the supplier), then every line is matched in memory. The
+//! receipts are indexed once by each kind of item id, so a line looks its candidates up by key
+//! instead of comparing itself with every receipt line of the order: matching costs grow with the
+//! lines, not with lines × receipts.
 //!
 //! **Signs.** A credit note carries positive quantities and amounts, but undoes invoicing: every
 //! line quantity and amount is multiplied by the document's sign (+1 invoice, −1 credit note)
@@ -42,7 +45,7 @@
 //!
 //! Amounts too large to compute with never match.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use ledgerpost_ubl::model::{DocumentKind, Invoice, Line};
 use rust_decimal::Decimal;
@@ -394,23 +397,42 @@ pub(crate) fn rematch_open_lines<M: MasterData + ?Sized>(
     for line in state.lines.iter().filter(|l| l.is_processed()) {
         ledger.record(line.assignment.as_ref());
     }
+    let mut taken = Taken::new(&candidates, &ledger);
     let sign = document_sign(state.kind);
+    let mut found = Vec::new();
     for (line_match, line) in state.lines.iter_mut().zip(&invoice.lines) {
         if line_match.is_processed() {
             continue;
         }
-        *line_match = match_line(line, sign, &candidates, &ledger, ctx.profile.tolerance, ctx.supplier);
-        ledger.record(line_match.assignment.as_ref());
+        let (result, took) = match_line(line, sign, &candidates, &taken, &mut found, ctx.profile.tolerance);
+        taken.record(&candidates, took, result.assignment.as_ref());
+        *line_match = result;
     }
     state.refresh_status();
     Ok(())
 }
 
-/// Master data for one invoice, read once.
+/// Receipt positions (in the order the master data gave them) by normalised item id.
+type IdIndex = HashMap<String, Vec<usize>>;
+
+/// Master data for one invoice, read once, with the receipts indexed by every id a line may
+/// name them by.
 struct Candidates {
     has_order_reference: bool,
     receipts: Vec<GoodsReceipt>,
-    obligations: Vec<Obligation>,
+    /// BT-155 against the receipt's seller's item id.
+    by_sellers_id: IdIndex,
+    /// BT-156 against the receipt's buyer's item id.
+    by_buyers_id: IdIndex,
+    /// BT-157 (value) against the receipt's standard item id.
+    by_standard_id: IdIndex,
+    /// BT-132 against the receipt's order line.
+    by_line_id: IdIndex,
+    /// Each receipt's slot in [`Taken`]: the first receipt with the same key, so what one line
+    /// takes counts for every receipt under that key, as the per-key [`Ledger`] does.
+    slot: Vec<usize>,
+    /// The first obligation of the reference that is the invoice's supplier's.
+    obligation: Option<Obligation>,
     rules: Vec<(TextRule, String)>,
 }
 
@@ -436,7 +458,116 @@ impl Candidates {
             })
             .filter(|(_, folded)| !folded.is_empty())
             .collect();
-        Ok(Candidates { has_order_reference: order_reference.is_some(), receipts, obligations, rules })
+        let obligation = obligations.into_iter().find(|o| &o.supplier == ctx.supplier);
+        let mut candidates = Candidates {
+            has_order_reference: order_reference.is_some(),
+            by_sellers_id: HashMap::new(),
+            by_buyers_id: HashMap::new(),
+            by_standard_id: HashMap::new(),
+            by_line_id: HashMap::new(),
+            slot: Vec::with_capacity(receipts.len()),
+            receipts: Vec::new(),
+            obligation,
+            rules,
+        };
+        let mut first_of_key: HashMap<(&AdministrationId, &str, &str), usize> = HashMap::new();
+        for (i, r) in receipts.iter().enumerate() {
+            let index = |map: &mut IdIndex, id: Option<&str>| {
+                if let Some(key) = id_key(id) {
+                    map.entry(key).or_default().push(i);
+                }
+            };
+            index(&mut candidates.by_sellers_id, r.sellers_item_id.as_deref());
+            index(&mut candidates.by_buyers_id, r.buyers_item_id.as_deref());
+            index(&mut candidates.by_standard_id, r.standard_item_id.as_deref());
+            index(&mut candidates.by_line_id, Some(&r.line_id));
+            let key = (&r.administration, r.order_number.as_str(), r.line_id.as_str());
+            candidates.slot.push(*first_of_key.entry(key).or_insert(i));
+        }
+        drop(first_of_key);
+        candidates.receipts = receipts;
+        Ok(candidates)
+    }
+
+    /// The positions of the receipts with the same item as `line` (see [`same_item`]), ascending
+    /// and each once, into `found`.
+    fn receipts_for(&self, line: &Line, found: &mut Vec<usize>) {
+        found.clear();
+        if self.receipts.is_empty() {
+            return;
+        }
+        let item = &line.item;
+        let ids = [
+            (&self.by_sellers_id, item.sellers_id.as_deref()),
+            (&self.by_buyers_id, item.buyers_id.as_deref()),
+            (&self.by_standard_id, item.standard_id.as_ref().map(|i| i.value.as_str())),
+            (&self.by_line_id, line.order_line_reference.as_deref()),
+        ];
+        let mut lists = 0;
+        for (index, id) in ids {
+            if let Some(positions) = id_key(id).and_then(|key| index.get(&key)) {
+                found.extend_from_slice(positions);
+                lists += 1;
+            }
+        }
+        // One list is ascending and unique already; several may overlap (the same receipt found
+        // by two ids) and must keep the master data's order, which decides among candidates.
+        if lists > 1 {
+            found.sort_unstable();
+            found.dedup();
+        }
+    }
+}
+
+/// The normalised form of an item id: trimmed and ASCII lower case, as [`same_id`] compares;
+/// `None` for a missing or blank id, which matches nothing.
+fn id_key(id: Option<&str>) -> Option<String> {
+    let id = id?.trim();
+    (!id.is_empty()).then(|| id.to_ascii_lowercase())
+}
+
+/// What the invoice's lines take from its candidates, by receipt position (see
+/// [`Candidates::slot`]) and for its obligation: the [`Ledger`] of one matching run, without a
+/// key built or looked up per line.
+struct Taken {
+    receipts: Vec<Decimal>,
+    obligation: Decimal,
+}
+
+/// Which candidate a line was matched to.
+enum Took {
+    Receipt(usize),
+    Obligation,
+}
+
+impl Taken {
+    /// Starts from what processed lines take (`ledger`).
+    fn new(candidates: &Candidates, ledger: &Ledger) -> Self {
+        let receipts = if ledger.receipts.is_empty() {
+            vec![Decimal::ZERO; candidates.receipts.len()]
+        } else {
+            candidates.receipts.iter().map(|r| ledger.receipt(&r.key())).collect()
+        };
+        let obligation =
+            candidates.obligation.as_ref().map_or(Decimal::ZERO, |o| ledger.obligation(&o.key()));
+        Taken { receipts, obligation }
+    }
+
+    fn receipt(&self, candidates: &Candidates, position: usize) -> Decimal {
+        self.receipts[candidates.slot[position]]
+    }
+
+    /// Adds what a line just matched to candidate `took` takes.
+    fn record(&mut self, candidates: &Candidates, took: Option<Took>, assignment: Option<&Assignment>) {
+        match (took, assignment) {
+            (Some(Took::Receipt(position)), Some(Assignment::Receipt { quantity, .. })) => {
+                self.receipts[candidates.slot[position]] += quantity;
+            }
+            (Some(Took::Obligation), Some(Assignment::Obligation { amount, .. })) => {
+                self.obligation += amount;
+            }
+            _ => {}
+        }
     }
 }
 
@@ -477,39 +608,51 @@ impl Ledger {
     }
 }
 
+/// Matches one line: receipts, then the obligation, then text rules. Returns the result and the
+/// candidate it was matched to (for [`Taken`]). `found` is scratch space for the receipt lookup.
 fn match_line(
     line: &Line,
     sign: Decimal,
     candidates: &Candidates,
-    ledger: &Ledger,
+    taken: &Taken,
+    found: &mut Vec<usize>,
     tolerance: Tolerance,
-    supplier: &SupplierKey,
-) -> LineMatch {
-    if let Some(result) = match_receipt(line, sign, &candidates.receipts, ledger, tolerance) {
-        return result;
+) -> (LineMatch, Option<Took>) {
+    candidates.receipts_for(line, found);
+    if let Some((result, position)) = match_receipt(line, sign, candidates, found, taken, tolerance) {
+        return (result, Some(Took::Receipt(position)));
     }
-    let obligation = candidates.obligations.iter().find(|o| &o.supplier == supplier);
-    if let Some(result) = obligation.and_then(|o| match_obligation(line, sign, o, ledger, tolerance)) {
-        return result;
+    let obligation = candidates.obligation.as_ref();
+    if let Some(result) =
+        obligation.and_then(|o| match_obligation(line, sign, o, taken.obligation, tolerance))
+    {
+        return (result, Some(Took::Obligation));
     }
-    match_rule(line, &candidates.rules).unwrap_or_else(|| {
+    let result = match_rule(line, &candidates.rules).unwrap_or_else(|| {
         let why = if candidates.has_order_reference {
             Explanation::NoCandidate
         } else {
             Explanation::NoOrderReference
         };
         LineMatch::not_matched(&line.id, why)
-    })
+    });
+    (result, None)
 }
 
-fn same_id(a: Option<&str>, b: Option<&str>) -> bool {
+/// Whether two item ids are the same: trimmed, ASCII case-insensitive, never blank. Matching
+/// compares through [`id_key`], which agrees with this; kept as the definition the tests check
+/// the index against.
+#[cfg(test)]
+pub(crate) fn same_id(a: Option<&str>, b: Option<&str>) -> bool {
     match (a.map(str::trim), b.map(str::trim)) {
         (Some(a), Some(b)) => !a.is_empty() && a.eq_ignore_ascii_case(b),
         _ => false,
     }
 }
 
-fn same_item(line: &Line, receipt: &GoodsReceipt) -> bool {
+/// Whether a receipt line is for the line's item (see the module documentation).
+#[cfg(test)]
+pub(crate) fn same_item(line: &Line, receipt: &GoodsReceipt) -> bool {
     let item = &line.item;
     same_id(item.sellers_id.as_deref(), receipt.sellers_item_id.as_deref())
         || same_id(item.buyers_id.as_deref(), receipt.buyers_item_id.as_deref())
@@ -613,31 +756,48 @@ pub(crate) fn check_receipt(
     })
 }
 
+/// Matches a line to the first of its receipt candidates (`found`, in the master data's order)
+/// that is within tolerance without differences, else the first within tolerance, else reports
+/// the first one. Returns the result and the receipt's position; `None` without a candidate.
 fn match_receipt(
     line: &Line,
     sign: Decimal,
-    receipts: &[GoodsReceipt],
-    ledger: &Ledger,
+    candidates: &Candidates,
+    found: &[usize],
+    taken: &Taken,
     tolerance: Tolerance,
-) -> Option<LineMatch> {
-    let checks: Vec<(&GoodsReceipt, ReceiptCheck)> = receipts
-        .iter()
-        .filter(|r| same_item(line, r))
-        .filter_map(|r| Some((r, check_receipt(line, sign, r, ledger.receipt(&r.key()), tolerance)?)))
-        .collect();
+) -> Option<(LineMatch, usize)> {
     let ok = |c: &ReceiptCheck| c.quantity_ok && c.amount_ok;
-    let best = checks
-        .iter()
-        .find(|(_, c)| ok(c) && c.differences.is_empty())
-        .or_else(|| checks.iter().find(|(_, c)| ok(c)))
-        .or_else(|| checks.first())?;
-    let (receipt, check) = best;
-    let explanation = check.explanation(receipt.key());
-    Some(if ok(check) {
-        LineMatch::matched(&line.id, explanation, check.assignment.clone())
+    let mut first_ok: Option<(usize, ReceiptCheck)> = None;
+    let mut first_refused: Option<(usize, ReceiptCheck)> = None;
+    let mut best = None;
+    for &position in found {
+        let receipt = &candidates.receipts[position];
+        let Some(check) = check_receipt(line, sign, receipt, taken.receipt(candidates, position), tolerance)
+        else {
+            continue;
+        };
+        if ok(&check) {
+            // No later candidate can beat one without differences.
+            if check.differences.is_empty() {
+                best = Some((position, check));
+                break;
+            }
+            if first_ok.is_none() {
+                first_ok = Some((position, check));
+            }
+        } else if first_refused.is_none() {
+            first_refused = Some((position, check));
+        }
+    }
+    let (position, check) = best.or(first_ok).or(first_refused)?;
+    let explanation = check.explanation(candidates.receipts[position].key());
+    let result = if ok(&check) {
+        LineMatch::matched(&line.id, explanation, check.assignment)
     } else {
         LineMatch::not_matched(&line.id, explanation)
-    })
+    };
+    Some((result, position))
 }
 
 /// An obligation checked against an invoice line.
@@ -696,10 +856,10 @@ fn match_obligation(
     line: &Line,
     sign: Decimal,
     obligation: &Obligation,
-    ledger: &Ledger,
+    taken: Decimal,
     tolerance: Tolerance,
 ) -> Option<LineMatch> {
-    let check = check_obligation(line, sign, obligation, ledger.obligation(&obligation.key()), tolerance)?;
+    let check = check_obligation(line, sign, obligation, taken, tolerance)?;
     Some(if check.ok {
         LineMatch::matched(&line.id, check.explanation, check.assignment)
     } else {
@@ -707,7 +867,7 @@ fn match_obligation(
     })
 }
 
-fn match_rule(line: &Line, rules: &[(TextRule, String)]) -> Option<LineMatch> {
+pub(crate) fn match_rule(line: &Line, rules: &[(TextRule, String)]) -> Option<LineMatch> {
     let name = fold(&line.item.name);
     let description = line.item.description.as_deref().map(fold).unwrap_or_default();
     let hits: Vec<(&TextRule, usize)> = rules

@@ -41,23 +41,138 @@ fn purchase_invoice_entry() {
         vec![line("1", "2", "50.00", "Chairs"), line("2", "1", "50.00", "Desk")],
     );
     let entry = purchase(&inv).unwrap();
+    // Both lines are booked alike (4999, S 21 %, debit): one journal line.
     assert_eq!(
         rows(&entry),
-        [
-            row("4999", "100.00", "0"),
-            row("4999", "50.00", "0"),
-            row("1510", "31.50", "0"),
-            row("1600", "0", "181.50")
-        ]
+        [row("4999", "150.00", "0"), row("1510", "31.50", "0"), row("1600", "0", "181.50")]
     );
     assert!(entry.is_balanced());
     assert_eq!(entry.total_debit(), d("181.50"));
     assert_eq!(entry.booking_date, inv.issue_date);
-    assert_eq!(entry.lines[0].description, "F1 line 1: Chairs");
-    assert_eq!(entry.lines[0].invoice_line.as_deref(), Some("1"));
+    assert_eq!(entry.lines[0].description, "F1 lines 1, 2");
+    assert_eq!(entry.lines[0].invoice_line, None);
+    assert_eq!(entry.lines[0].invoice_line_count, 2);
+    assert_eq!(entry.lines[0].vat_category.as_deref(), Some("S"));
     assert_eq!(entry.lines[0].vat_rate, Some(d("21")));
-    assert_eq!(entry.lines[3].description, "F1 Supplier B.V.");
+    assert_eq!(entry.lines[2].description, "F1 Supplier B.V.");
+    assert_eq!((entry.lines[1].invoice_line_count, entry.lines[2].invoice_line_count), (0, 0));
     entry.reconcile(&inv).unwrap();
+
+    // A line booked on its own reads as that line.
+    let single = invoice(DocumentKind::Invoice, "F2", None, vec![line("7", "2", "50.00", " Chairs ")]);
+    let entry = purchase(&single).unwrap();
+    assert_eq!(entry.lines[0].description, "F2 line 7: Chairs");
+    assert_eq!(entry.lines[0].invoice_line.as_deref(), Some("7"));
+    assert_eq!(entry.lines[0].invoice_line_count, 1);
+}
+
+/// GIVEN lines on two codings, two VAT rates, with a cost centre or project, a category code in
+/// lower case, a returned item and a zero line WHEN journaled THEN only lines booked exactly
+/// alike share a journal line, debits and credits stay apart, and each group names its lines.
+#[test]
+fn net_lines_are_grouped_only_when_booked_alike() {
+    let at = |id: &str, quantity: &str, price: &str, code: &str, rate: &str| {
+        let mut l = line(id, quantity, price, "thing");
+        l.vat = vat(code, rate);
+        l
+    };
+    let lines = vec![
+        at("1", "1", "10.00", "S", "21"),
+        at("2", "1", "20.00", "s", "21.00"), // same category and rate, written otherwise
+        at("3", "1", "30.00", "S", "9"),     // other rate
+        at("4", "-1", "5.00", "S", "21"),    // a return: credited, not netted
+        at("5", "1", "40.00", "S", "21"),    // other coding (below)
+        at("6", "1", "0.00", "S", "21"),     // nothing to book
+        at("7", "1", "1.00", "S", "21"),
+        at("8", "1", "2.00", "S", "21"),
+        at("9", "1", "3.00", "S", "21"),
+        at("10", "1", "4.00", "S", "21"),
+        at("11", "1", "50.00", "Z", "0"), // other category
+        at("12", "1", "60.00", "E", "0"), // same rate, other category
+    ];
+    let inv = invoice(DocumentKind::Invoice, "F1", None, lines);
+    let plain = LineBooking::from(coding("4999"));
+    let mut with_cost_centre = plain.clone();
+    with_cost_centre.cost_centre = Some("CC-1".into());
+    let mut bookings = vec![plain; inv.lines.len()];
+    bookings[4] = with_cost_centre;
+    let entry = build_entry(
+        &inv,
+        invoice_id("F1"),
+        &administration(),
+        Direction::Purchase,
+        &bookings,
+        date(2024, 3, 15),
+    )
+    .unwrap();
+    let net: Vec<(String, String, String, Option<&str>, u32, &str)> = entry
+        .lines
+        .iter()
+        .filter(|l| l.role == Role::Net)
+        .map(|l| {
+            (
+                l.debit.to_string(),
+                l.credit.to_string(),
+                l.vat_category.clone().unwrap_or_default(),
+                l.cost_centre.as_deref(),
+                l.invoice_line_count,
+                l.description.as_str(),
+            )
+        })
+        .collect();
+    let n = |debit: &str, credit: &str, category: &str, cc, count, description| {
+        (debit.to_owned(), credit.to_owned(), category.to_owned(), cc, count, description)
+    };
+    assert_eq!(
+        net,
+        [
+            n("40.00", "0", "S", None, 6, "F1 6 lines: 1, 2, 7 … 10"),
+            n("30.00", "0", "S", None, 1, "F1 line 3: thing"),
+            n("0", "5.00", "S", None, 1, "F1 line 4: thing"),
+            n("40.00", "0", "S", Some("CC-1"), 1, "F1 line 5: thing"),
+            n("50.00", "0", "Z", None, 1, "F1 line 11: thing"),
+            n("60.00", "0", "E", None, 1, "F1 line 12: thing"),
+        ]
+    );
+    entry.reconcile(&inv).unwrap();
+    // Four alike: all named.
+    let four = invoice(
+        DocumentKind::Invoice,
+        "F2",
+        None,
+        (1..=4).map(|i| line(&i.to_string(), "1", "1.00", "x")).collect(),
+    );
+    assert_eq!(purchase(&four).unwrap().lines[0].description, "F2 lines 1, 2, 3, 4");
+}
+
+/// GIVEN 20,000 lines on three codings WHEN journaled THEN the entry has a line per coding (and
+/// the VAT and payable lines), to the cent.
+#[test]
+fn an_entry_grows_with_its_bookings_not_its_lines() {
+    let lines: Vec<_> = (1..=20_000)
+        .map(|i| line(&i.to_string(), &(1 + i % 7).to_string(), &format!("{}.{:02}", i % 50, i % 100), "x"))
+        .collect();
+    let inv = invoice(DocumentKind::Invoice, "BIG", None, lines);
+    let codings = [coding("4000"), coding("4100"), coding("4200")];
+    let bookings: Vec<LineBooking> = (0..inv.lines.len()).map(|i| codings[i % 3].clone().into()).collect();
+    let entry = build_entry(
+        &inv,
+        invoice_id("BIG"),
+        &administration(),
+        Direction::Purchase,
+        &bookings,
+        date(2024, 3, 15),
+    )
+    .unwrap();
+    assert_eq!(entry.lines.len(), 5, "{:?}", rows(&entry));
+    entry.reconcile(&inv).unwrap();
+    let nonzero = inv.lines.iter().filter(|l| !l.net_amount.is_zero()).count() as u32;
+    assert_eq!(entry.lines.iter().map(|l| l.invoice_line_count).sum::<u32>(), nonzero);
+    for (n, coding) in codings.iter().enumerate() {
+        let expected: Decimal = inv.lines.iter().skip(n).step_by(3).map(|l| l.net_amount).sum();
+        let booked = entry.lines.iter().find(|l| l.account == coding.account).unwrap();
+        assert_eq!(booked.debit, expected, "{}", coding.account);
+    }
 }
 
 #[test]
@@ -182,9 +297,13 @@ fn document_allowances_are_spread_pro_rata_with_the_last_share_rounded() {
     );
     inv.allowances_charges.push(allowance_charge(false, "10.00", vat("S", "21")));
     finish(&mut inv);
+    let shares = |inv: &Invoice| -> Vec<String> {
+        spread_document_amounts(inv).unwrap().0.iter().map(Decimal::to_string).collect()
+    };
+    assert_eq!(shares(&inv), ["96.67", "193.33"]);
+    // Both lines booked alike: one journal line with the net after the allowance.
     let entry = purchase(&inv).unwrap();
-    assert_eq!(entry.lines[0].debit, d("96.67"));
-    assert_eq!(entry.lines[1].debit, d("193.33"));
+    assert_eq!(entry.lines[0].debit, d("290.00"));
 
     let mut thirds = invoice(
         DocumentKind::Invoice,
@@ -195,15 +314,13 @@ fn document_allowances_are_spread_pro_rata_with_the_last_share_rounded() {
     thirds.allowances_charges.push(allowance_charge(false, "10.00", vat("S", "21")));
     thirds.allowances_charges.push(allowance_charge(true, "0.01", vat("S", "21")));
     finish(&mut thirds);
-    let entry = purchase(&thirds).unwrap();
     // Netted first: -9.99 spread as -3.33, -3.33, -3.33.
-    let nets: Vec<String> = entry.lines.iter().take(3).map(|l| l.debit.to_string()).collect();
-    assert_eq!(nets, ["6.67", "6.67", "6.67"]);
+    assert_eq!(shares(&thirds), ["6.67", "6.67", "6.67"]);
+    assert_eq!(purchase(&thirds).unwrap().lines[0].debit, d("20.01"));
     thirds.allowances_charges.pop();
     finish(&mut thirds);
-    let nets: Vec<String> =
-        purchase(&thirds).unwrap().lines.iter().take(3).map(|l| l.debit.to_string()).collect();
-    assert_eq!(nets, ["6.67", "6.67", "6.66"]);
+    assert_eq!(shares(&thirds), ["6.67", "6.67", "6.66"]);
+    assert_eq!(purchase(&thirds).unwrap().lines[0].debit, d("20.00"));
 }
 
 #[test]
@@ -365,6 +482,70 @@ proptest! {
                 prop_assert!(l.debit.scale() <= 2 && l.credit.scale() <= 2, "cents: {:?}", l);
             }
             prop_assert_eq!(net_per_rate(&entry), taxable.clone());
+        }
+    }
+}
+
+/// Three bookings to spread generated lines over: two accounts, one of them also with a cost
+/// centre.
+fn bookings_pool() -> Vec<LineBooking> {
+    let mut with_cost_centre = LineBooking::from(coding("4100"));
+    with_cost_centre.cost_centre = Some("CC-1".into());
+    vec![LineBooking::from(coding("4000")), LineBooking::from(coding("4100")), with_cost_centre]
+}
+
+/// (account, cost centre, VAT category, normalised rate, debit side) of a net line.
+type Booked = (String, Option<String>, String, Option<Decimal>, bool);
+
+proptest! {
+    /// Grouping moves no cent: per booking, VAT category and side, the entry books exactly the sum
+    /// of the lines' nets (with their shares of allowances and charges), counts every line that
+    /// has an amount, and books each such combination on one journal line.
+    #[test]
+    fn grouped_net_lines_book_exactly_the_sum_of_their_lines(
+        inv in arb_invoice(),
+        picks in proptest::collection::vec(0usize..3, 8),
+    ) {
+        let pool = bookings_pool();
+        let bookings: Vec<LineBooking> =
+            (0..inv.lines.len()).map(|i| pool[picks[i % picks.len()]].clone()).collect();
+        let (nets, _) = spread_document_amounts(&inv).unwrap();
+        for direction in [Direction::Purchase, Direction::Sales] {
+            let entry = build_entry(&inv, invoice_id("P1"), &administration(), direction, &bookings, inv.issue_date)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(entry.is_balanced());
+            prop_assert_eq!(entry.reconcile(&inv), Ok(()));
+            // The natural side of a positive net: debit for a purchase invoice.
+            let debit_sign = if direction == Direction::Purchase { Decimal::ONE } else { Decimal::NEGATIVE_ONE }
+                * document_sign(inv.kind);
+            let mut expected: BTreeMap<Booked, (Decimal, u32)> = BTreeMap::new();
+            for ((l, b), net) in inv.lines.iter().zip(&bookings).zip(&nets) {
+                if net.is_zero() {
+                    continue;
+                }
+                let key = (
+                    b.account.to_string(),
+                    b.cost_centre.clone(),
+                    l.vat.code.trim().to_ascii_uppercase(),
+                    l.vat.rate.map(|r| r.normalize()),
+                    *net * debit_sign > Decimal::ZERO,
+                );
+                let slot = expected.entry(key).or_default();
+                slot.0 += net.abs();
+                slot.1 += 1;
+            }
+            let mut booked: BTreeMap<Booked, (Decimal, u32)> = BTreeMap::new();
+            for l in entry.lines.iter().filter(|l| l.role == Role::Net && l.invoice_line_count > 0) {
+                let key = (
+                    l.account.to_string(),
+                    l.cost_centre.clone(),
+                    l.vat_category.clone().unwrap_or_default(),
+                    l.vat_rate.map(|r| r.normalize()),
+                    !l.debit.is_zero(),
+                );
+                prop_assert!(booked.insert(key, (l.debit + l.credit, l.invoice_line_count)).is_none(), "one line per booking: {:?}", l);
+            }
+            prop_assert_eq!(booked, expected);
         }
     }
 }

@@ -4,4 +4,5 @@
 mod journal;
 mod manual;
 mod matching;
+mod matching_reference;
 mod suggest;
