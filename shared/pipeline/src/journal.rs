@@ -160,20 +160,24 @@ impl Pipeline {
                 if next.approval == Approval::Pending { "; waits for approval" } else { "" }
             ),
         );
+        // The entry groups its net lines per booking (see the domain's journal), so its size
+        // follows the invoice's distinct accounts, not its lines; what can still outgrow one
+        // transaction is the master data consumed: one write per receipt line or obligation.
+        let consumed = ops.len();
         let mut all = self.repository().entry_ops(&entry)?;
         all.extend(ops);
         all.push(TransactOp::Update { item: next.to_item()?, version: current.version });
         if all.len() > ledgerpost_ports::store::MAX_TRANSACT_OPS {
             let reason = format!(
-                "the entry and the master data it consumes need {} writes, more than one transaction allows ({}); post it as a plain entry",
+                "it consumes {consumed} goods-receipt lines and obligations: with the entry that is {} writes, more than one transaction allows ({}); undo the matches of some lines and code them instead",
                 all.len(),
                 ledgerpost_ports::store::MAX_TRANSACT_OPS
             );
             return self.fail_journal(current, reason).await;
         }
         // The store refuses a transaction over 4 MB as an invalid request, which would fail the
-        // same way on every delivery: an invoice with tens of thousands of lines must stop here,
-        // with the reason, instead of becoming a dead letter.
+        // same way on every delivery: a transaction that big must stop here, with the reason,
+        // instead of becoming a dead letter.
         let bytes: usize = all
             .iter()
             .map(|op| match op {
@@ -183,7 +187,7 @@ impl Pipeline {
             .sum();
         if bytes > ledgerpost_ports::store::MAX_TRANSACT_BYTES {
             let reason = format!(
-                "the entry and the master data it consumes are {bytes} bytes, more than one transaction allows ({} bytes); post it as a plain entry",
+                "the entry and the master data it consumes are {bytes} bytes, more than one transaction allows ({} bytes); undo the matches of some lines and code them instead",
                 ledgerpost_ports::store::MAX_TRANSACT_BYTES
             );
             return self.fail_journal(current, reason).await;
