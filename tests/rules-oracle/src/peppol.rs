@@ -4,7 +4,7 @@
 //! belongs to (needed for the "first matching rule in a pattern" semantics), nor the
 //! pattern-level `let`s (code lists, country flags), nor the bodies of the XSLT helper
 //! functions (`u:gln`, `u:mod11`, ...). So the oracle reads the Schematron itself
-//! (`rules/PEPPOL-EN16931-UBL.sch` in this crate, an unchanged copy of
+//! (`shared/ubl/rules/PEPPOL-EN16931-UBL.sch`, the file the engine runs, an unchanged copy of
 //! OpenPEPPOL/peppol-bis-invoice-3@78d7f7dfa223f39f8ebd8d35c127f2690e646322:rules/sch/PEPPOL-EN16931-UBL.sch,
 //! (c) OpenPeppol AISBL); a test checks that its asserts are those of the JSON.
 //!
@@ -21,7 +21,7 @@ use crate::oracle::{AssertDef, CompileError, LetDef, LoadError, PatternDef, Rule
 use crate::xmlspan::Doc;
 
 /// The Peppol BIS Billing 3.0 UBL Schematron (2025.5 / 3.0.19).
-pub const PEPPOL_SCHEMATRON: &str = include_str!("../rules/PEPPOL-EN16931-UBL.sch");
+pub const PEPPOL_SCHEMATRON: &str = include_str!("../../../shared/ubl/rules/PEPPOL-EN16931-UBL.sch");
 
 const XSL: &str = "http://www.w3.org/1999/XSL/Transform";
 const FNS: &str = "$u__fns";
