@@ -18,11 +18,11 @@
 //!   with a zero visibility timeout, as the local table does: a failed delivery is visible again
 //!   at once and moves to the dead-letter queue on the receive after its last allowed one.
 //!
-//! The table is the local one with fewer rows where each run costs real requests: the stages
-//! the issue names (ingest, journal, send-batch: claim, send, mark) get a crash, a failure and a
+//! The table is the local one with fewer rows where each run costs real requests: every stage
+//! (ingest, match-lines, journal, send-batch: claim, send, mark) gets a crash, a failure and a
 //! lost reply at every call, on the smallest document set (`Documents::Tiny`: a sales invoice
-//! with an embedded PDF, a purchase coded by a text rule, a duplicate by content); match-lines
-//! and the other shuffles run in the local table only.
+//! with an embedded PDF, a purchase coded by a text rule, a duplicate by content); the other
+//! shuffles run in the local table only.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -72,6 +72,21 @@ const SCENARIOS: &[Scenario] = &[
         name: "(c) lost reply at every call of ingest",
         documents: Documents::Tiny,
         kind: Kind::AtEveryCall { stage: Stage::Ingest, mode: Mode::LostReply },
+    },
+    Scenario {
+        name: "(c) crash at every call of match-lines",
+        documents: Documents::Tiny,
+        kind: Kind::AtEveryCall { stage: Stage::Match, mode: Mode::Crash },
+    },
+    Scenario {
+        name: "(c) failure at every call of match-lines",
+        documents: Documents::Tiny,
+        kind: Kind::AtEveryCall { stage: Stage::Match, mode: Mode::Fail },
+    },
+    Scenario {
+        name: "(c) lost reply at every call of match-lines",
+        documents: Documents::Tiny,
+        kind: Kind::AtEveryCall { stage: Stage::Match, mode: Mode::LostReply },
     },
     Scenario {
         name: "(c) crash at every call of journal",
