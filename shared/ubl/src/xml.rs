@@ -143,7 +143,13 @@ impl Document {
         let first = bytes.iter().position(|b| !b.is_ascii_whitespace());
         let Some(first) = first else { return Err(XmlError::Empty) };
         sniff_non_xml(&bytes[first..])?;
-        let text = std::str::from_utf8(bytes).map_err(|e| XmlError::NotUtf8 { offset: e.valid_up_to() })?;
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            // A file that says it is in another encoding is refused for that, not for its bytes.
+            match declared_encoding(&bytes[first..]) {
+                Some(enc) if !is_utf8_label(&enc) => XmlError::UnsupportedEncoding(enc),
+                _ => XmlError::NotUtf8 { offset: e.valid_up_to() },
+            }
+        })?;
         Builder::new(text.len()).run(text, limits)
     }
 
@@ -507,7 +513,7 @@ impl Builder {
                 Event::Decl(decl) => {
                     if let Some(Ok(enc)) = decl.encoding() {
                         let enc = enc.trim().to_ascii_lowercase();
-                        if !matches!(enc.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii") {
+                        if !is_utf8_label(&enc) {
                             return Err(XmlError::UnsupportedEncoding(enc));
                         }
                     }
@@ -651,6 +657,28 @@ fn resolved<'a>(res: ResolveResult<'a>, prefix: Option<&str>, offset: usize) -> 
     }
 }
 
+/// Encoding labels whose documents are UTF-8 (ASCII is a subset), lower case.
+fn is_utf8_label(label: &str) -> bool {
+    matches!(label, "utf-8" | "utf8" | "us-ascii" | "ascii")
+}
+
+/// The `encoding` of an XML declaration at the start of `bytes`, lower case, read from the raw
+/// bytes (the declaration is ASCII in every ASCII-compatible encoding).
+fn declared_encoding(bytes: &[u8]) -> Option<String> {
+    let head = &bytes[..bytes.len().min(256)];
+    if !head.starts_with(b"<?xml") {
+        return None;
+    }
+    let decl = &head[..head.windows(2).position(|w| w == b"?>")?];
+    let at = decl.windows(8).position(|w| w == b"encoding")? + 8;
+    // XML allows white space around the `=`.
+    let rest = decl[at..].trim_ascii_start().strip_prefix(b"=")?.trim_ascii_start();
+    let quote = *rest.first().filter(|q| matches!(q, b'"' | b'\''))?;
+    let end = rest[1..].iter().position(|&b| b == quote)?;
+    let label = std::str::from_utf8(&rest[1..1 + end]).ok()?;
+    Some(label.trim().to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -702,6 +730,20 @@ mod tests {
         assert!(matches!(
             Document::parse(b"<a>\xff</a>", &Limits::default()).unwrap_err(),
             XmlError::NotUtf8 { offset: 3 }
+        ));
+        // A Latin-1 file is refused for its declared encoding, not for its bytes.
+        assert_eq!(
+            Document::parse(
+                b"<?xml version='1.0' encoding = 'ISO-8859-1'?><a>caf\xe9</a>",
+                &Limits::default()
+            )
+            .unwrap_err(),
+            XmlError::UnsupportedEncoding("iso-8859-1".into())
+        );
+        assert!(matches!(
+            Document::parse(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><a>\xe9</a>", &Limits::default())
+                .unwrap_err(),
+            XmlError::NotUtf8 { .. }
         ));
         let deep = "<a>".repeat(200) + &"</a>".repeat(200);
         assert!(matches!(parse(&deep).unwrap_err(), XmlError::TooDeep { .. }));
