@@ -26,8 +26,8 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    BatchResultErrorEntry, DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName,
+    QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -231,25 +231,9 @@ impl SqsQueue {
                     *slot = Some(Ok(MessageId::new(ok.message_id())));
                 }
             }
-            for failed in output.failed() {
-                if let Some(slot) = entry_slot(&mut results, failed.id()) {
-                    *slot = Some(Err(batch_entry_error(
-                        queue,
-                        failed.code(),
-                        failed.message(),
-                        failed.sender_fault(),
-                    )));
-                }
-            }
+            record_failed(&mut results, queue, output.failed());
         }
-        Ok(results
-            .into_iter()
-            .map(|result| {
-                result.unwrap_or_else(|| {
-                    Err(QueueError::backend("send a batch", "SQS did not report this entry"))
-                })
-            })
-            .collect())
+        Ok(unreported_as_errors(results, "send a batch"))
     }
 
     /// Deletes deliveries in batches of up to 10; one result per receipt, in order.
@@ -285,25 +269,9 @@ impl SqsQueue {
                     *slot = Some(Ok(()));
                 }
             }
-            for failed in output.failed() {
-                if let Some(slot) = entry_slot(&mut results, failed.id()) {
-                    *slot = Some(Err(batch_entry_error(
-                        queue,
-                        failed.code(),
-                        failed.message(),
-                        failed.sender_fault(),
-                    )));
-                }
-            }
+            record_failed(&mut results, queue, output.failed());
         }
-        Ok(results
-            .into_iter()
-            .map(|result| {
-                result.unwrap_or_else(|| {
-                    Err(QueueError::backend("delete a batch", "SQS did not report this entry"))
-                })
-            })
-            .collect())
+        Ok(unreported_as_errors(results, "delete a batch"))
     }
 }
 
@@ -330,6 +298,32 @@ fn batches(positions: &[usize], size_of: impl Fn(usize) -> usize) -> Vec<Vec<usi
 
 fn entry_slot<'a, T>(results: &'a mut [Option<T>], id: &str) -> Option<&'a mut Option<T>> {
     id.parse::<usize>().ok().and_then(|i| results.get_mut(i))
+}
+
+/// Puts each failed entry of a batch answer into its slot (send and delete answer alike).
+fn record_failed<T>(
+    results: &mut [Option<Result<T, QueueError>>],
+    queue: &str,
+    failed: &[BatchResultErrorEntry],
+) {
+    for entry in failed {
+        if let Some(slot) = entry_slot(results, entry.id()) {
+            *slot = Some(Err(batch_entry_error(queue, entry.code(), entry.message(), entry.sender_fault())));
+        }
+    }
+}
+
+/// The results in order; an entry SQS answered nothing about is an error, never a silent success.
+fn unreported_as_errors<T>(
+    results: Vec<Option<Result<T, QueueError>>>,
+    what: &str,
+) -> Vec<Result<T, QueueError>> {
+    results
+        .into_iter()
+        .map(|result| {
+            result.unwrap_or_else(|| Err(QueueError::backend(what, "SQS did not report this entry")))
+        })
+        .collect()
 }
 
 fn batch_entry_error(queue: &str, code: &str, message: Option<&str>, sender_fault: bool) -> QueueError {
