@@ -1,6 +1,9 @@
-//! Times each rule of a rule set on one file (context match + asserts), slowest first.
-//! `cargo run --release -p ledgerpost-ubl --example rule_times -- FILE [peppol]`
-use std::time::Instant;
+//! Where validation time goes: each rule context's cost (and how many nodes it matched) and each
+//! assert's cost, summed over five passes over a file or every `.xml` file of a folder, slowest
+//! first. Timing each assert adds its own overhead; use it to compare rules, not as a benchmark.
+//! `cargo run --release -p ledgerpost-ubl --example rule_times -- FILE|FOLDER [TOP]`
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use ledgerpost_ubl::rules::RuleSet;
 use ledgerpost_ubl::xml::{Document, Limits, NodeId};
@@ -8,69 +11,77 @@ use ledgerpost_ubl::xpath::{BoundDocument, Evaluator, Focus};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let Some(file) = args.get(1) else {
-        eprintln!("usage: rule_times FILE [peppol]");
+    let set = RuleSet::en16931();
+    let Some(p) = args.get(1).map(std::path::Path::new) else {
+        eprintln!("usage: rule_times FILE|FOLDER [TOP]");
         std::process::exit(2);
     };
-    let set = if args.get(2).map(String::as_str) == Some("peppol") {
-        RuleSet::peppol()
+    let files: Vec<_> = if p.is_dir() {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+            .collect()
     } else {
-        RuleSet::en16931()
+        vec![p.to_path_buf()]
     };
-    let bytes = std::fs::read(file).expect("readable file");
-    let t = Instant::now();
-    let doc = Document::parse(&bytes, &Limits::default()).expect("parsable XML");
-    println!("parse {:?}", t.elapsed());
-    let t = Instant::now();
-    let bound = BoundDocument::new(&doc, &set.schema.names);
-    println!("bind {:?}", t.elapsed());
-    let mut ev = Evaluator::new(&bound, &set.schema.functions);
-    let root = Focus::node(NodeId::DOCUMENT);
-    let t = Instant::now();
-    for (name, e) in &set.schema.globals {
-        let v = ev.eval(e, &root);
-        ev.push_var(name.clone(), v);
-    }
-    println!("globals {:?}", t.elapsed());
-    ev.seal_globals();
-    let mut times = Vec::new();
-    for p in &set.schema.patterns {
-        for r in &p.rules {
+    let top: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
+    let mut ctx: HashMap<String, (Duration, usize)> = HashMap::new();
+    let mut asr: HashMap<String, (Duration, usize, String)> = HashMap::new();
+    let mut tglob = Duration::ZERO;
+    for _pass in 0..5 {
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            let Ok(doc) = Document::parse(&bytes, &Limits { max_bytes: 1 << 30, max_depth: 128 }) else {
+                continue;
+            };
+            let bound = BoundDocument::new(&doc, &set.schema.names);
+            let mut ev =
+                Evaluator::new(&bound, &set.schema.functions).with_cache_slots(set.schema.cache_slots);
+            let root = Focus::node(NodeId::DOCUMENT);
             let t = Instant::now();
-            let matched = ev.eval(&r.context, &root).unwrap_or_default();
-            let tc = t.elapsed();
-            for item in &matched {
-                let f = Focus { item: item.clone(), pos: 1, size: 1 };
-                for a in &r.asserts {
+            for (name, e) in &set.schema.globals {
+                let v = ev.eval(e, &root);
+                ev.push_var(name.clone(), v);
+            }
+            ev.seal_globals();
+            tglob += t.elapsed();
+            for p in &set.schema.patterns {
+                for r in &p.rules {
                     let t = Instant::now();
-                    let _ = ev.ebv(&a.test, &f);
-                    times.push((t.elapsed(), a.id.to_string()));
+                    let matched = ev.eval(&r.context, &root).unwrap_or_default();
+                    let e = ctx.entry(r.context_source.chars().take(100).collect()).or_default();
+                    e.0 += t.elapsed();
+                    e.1 += matched.len();
+                    for item in &matched {
+                        let f = Focus { item: item.clone(), pos: 1, size: 1 };
+                        for a in &r.asserts {
+                            let t = Instant::now();
+                            let _ = ev.ebv(&a.test, &f);
+                            let e = asr.entry(a.id.to_string()).or_insert((
+                                Duration::ZERO,
+                                0,
+                                a.test_source.chars().take(160).collect(),
+                            ));
+                            e.0 += t.elapsed();
+                            e.1 += 1;
+                        }
+                    }
                 }
             }
-            times.push((tc, format!("context {}", &r.context_source.chars().take(60).collect::<String>())));
         }
     }
-    for _ in 0..3 {
-        let t = Instant::now();
-        let r = ledgerpost_ubl::rules::validate(&doc, ledgerpost_ubl::rules::Ruleset::En16931);
-        println!("validate() {:?} ({} findings)", t.elapsed(), r.findings.len());
+    let tc: Duration = ctx.values().map(|v| v.0).sum();
+    let ta: Duration = asr.values().map(|v| v.0).sum();
+    println!("files {} x5: globals {tglob:?} contexts {tc:?} asserts {ta:?}", files.len());
+    let mut c: Vec<_> = ctx.into_iter().collect();
+    c.sort_by_key(|x| std::cmp::Reverse(x.1.0));
+    for (k, v) in c.iter().take(top) {
+        println!("CTX {:>10.3?} n={:<6} {k}", v.0, v.1);
     }
-    times.sort_by_key(|t| std::cmp::Reverse(t.0));
-    let total: std::time::Duration = times.iter().map(|t| t.0).sum();
-    println!("rules total {total:?}");
-    let mut fam: std::collections::BTreeMap<String, std::time::Duration> = Default::default();
-    for (d, id) in &times {
-        let f = if id.starts_with("context") {
-            "context".to_owned()
-        } else {
-            id.rsplit_once('-').map(|x| x.0.to_owned()).unwrap_or(id.clone())
-        };
-        *fam.entry(f).or_default() += *d;
-    }
-    let mut fam: Vec<_> = fam.into_iter().collect();
-    fam.sort_by_key(|f| std::cmp::Reverse(f.1));
-    println!("by family: {:?}", &fam[..fam.len().min(8)]);
-    for (d, id) in times.iter().take(15) {
-        println!("{d:>12?} {id}");
+    let mut a: Vec<_> = asr.into_iter().collect();
+    a.sort_by_key(|x| std::cmp::Reverse(x.1.0));
+    for (k, v) in a.iter().take(top) {
+        println!("ASR {:>10.3?} n={:<6} {k}: {}", v.0, v.1, v.2);
     }
 }

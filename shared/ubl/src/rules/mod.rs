@@ -304,6 +304,36 @@ mod tests {
         assert_eq!(f[0].location, "/doc/gln[1]");
     }
 
+    /// The same node value in a rule context (pattern mode: an error inside a predicate is a
+    /// non-match) and in an assert (an error stops the run): each mode keeps its own value.
+    #[test]
+    fn node_values_kept_per_node_do_not_leak_pattern_mode_into_asserts() {
+        let schema = r#"<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">
+  <pattern>
+    <rule context="x[count(v[xs:decimal(.) > 0]) = 0]">
+      <assert id="MATCHED" test="false()">matched</assert>
+    </rule>
+  </pattern>
+  <pattern>
+    <rule context="x">
+      <assert id="POSITIVE" test="count(v[xs:decimal(.) > 0]) = 0">no positive v</assert>
+      <assert id="AGAIN" test="count(v[xs:decimal(.) > 0]) = 0">no positive v</assert>
+    </rule>
+  </pattern>
+</schema>"#;
+        let set = RuleSet::from_schematron(schema, Source::Peppol).unwrap();
+        let memoised =
+            set.schema.asserts().filter(|(_, a)| format!("{:?}", a.test).contains("NodeMemo")).count();
+        assert_eq!(memoised, 2, "the shared value is kept per node");
+        let ids = |xml: &str| -> Vec<String> {
+            let doc = Document::parse(xml.as_bytes(), &Limits::default()).unwrap();
+            set.check(&doc).into_iter().map(|f| f.rule).collect()
+        };
+        assert_eq!(ids("<doc><x><v>-1</v></x><x><v>2</v></x></doc>"), ["MATCHED", "POSITIVE", "AGAIN"]);
+        // In the context the bad decimal is a non-match; in the assert it is a runtime error.
+        assert_eq!(ids("<doc><x><v>1,5</v></x></doc>"), [RUNTIME_ERROR_ID]);
+    }
+
     #[test]
     fn embedded_rule_sets_load_completely() {
         assert_eq!(RuleSet::en16931().schema.asserts().count(), 979);

@@ -214,6 +214,27 @@ impl Schema {
             e.optimise_quantifiers();
         }
         let cache_slots = slots.len();
+        let mut values = crate::xpath::ast::NodeValues::default();
+        for r in patterns.iter_mut().flat_map(|p| p.rules.iter_mut()) {
+            let at = r.context.selected_name();
+            r.context.count_node_values(None, &mut values);
+            for (_, e) in &mut r.lets {
+                e.count_node_values(at, &mut values);
+            }
+            for a in &mut r.asserts {
+                a.test.count_node_values(at, &mut values);
+            }
+        }
+        for r in patterns.iter_mut().flat_map(|p| p.rules.iter_mut()) {
+            let at = r.context.selected_name();
+            r.context.memoise_node_values(None, &mut values);
+            for (_, e) in &mut r.lets {
+                e.memoise_node_values(at, &mut values);
+            }
+            for a in &mut r.asserts {
+                a.test.memoise_node_values(at, &mut values);
+            }
+        }
         Ok(Schema { title, patterns, globals, functions, names, cache_slots, scope })
     }
 

@@ -67,6 +67,12 @@ pub enum Expr {
     Cached(u32, Box<Expr>),
     /// `contains(' A B ', concat(' ', value, ' '))`, answered from the list's token set.
     CodeList(Arc<CodeList>, Box<Expr>),
+    /// A subexpression whose value depends only on the context node (no variables, position or
+    /// size), kept per node for this document: the VAT category rules test
+    /// `normalize-space(cbc:ID) = 'S'` and `cac:TaxScheme/normalize-space(upper-case(cbc:ID))='VAT'`
+    /// on the same nodes in dozens of rules. Slot `.0`; `.1` when the value cannot depend on
+    /// pattern mode (no predicates inside).
+    NodeMemo(u32, bool, Box<Expr>),
 }
 
 impl Expr {
@@ -74,9 +80,12 @@ impl Expr {
     pub fn children_mut(&mut self) -> Vec<&mut Expr> {
         let mut out: Vec<&mut Expr> = Vec::new();
         match self {
-            Expr::Paren(a) | Expr::Neg(a) | Expr::Plus(a) | Expr::Cached(_, a) | Expr::CodeList(_, a) => {
-                out.push(a)
-            }
+            Expr::Paren(a)
+            | Expr::Neg(a)
+            | Expr::Plus(a)
+            | Expr::Cached(_, a)
+            | Expr::CodeList(_, a)
+            | Expr::NodeMemo(_, _, a) => out.push(a),
             Expr::Castable { operand, .. } => out.push(operand),
             Expr::Membership { value, domain, .. } => {
                 out.push(value);
@@ -232,7 +241,264 @@ impl Expr {
     }
 }
 
+// By hand for the one float: equal expressions hash equally, which the load-time rewrites need.
+impl std::hash::Hash for Expr {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(self).hash(h);
+        match self {
+            Expr::Empty | Expr::ContextItem => {}
+            Expr::Str(s) | Expr::Var(s) => s.hash(h),
+            Expr::Integer(i) => i.hash(h),
+            Expr::Decimal(d) => d.hash(h),
+            Expr::Double(x) => x.to_bits().hash(h),
+            Expr::Paren(a) | Expr::Neg(a) | Expr::Plus(a) => a.hash(h),
+            Expr::Sequence(v) | Expr::And(v) | Expr::Or(v) => v.hash(h),
+            Expr::Path { start, steps } => {
+                start.hash(h);
+                steps.hash(h);
+            }
+            Expr::Filter(base, preds) => {
+                base.hash(h);
+                preds.hash(h);
+            }
+            Expr::Call(f, args) => {
+                f.hash(h);
+                args.hash(h);
+            }
+            Expr::UserCall(i, args) => {
+                i.hash(h);
+                args.hash(h);
+            }
+            Expr::Arith(op, a, b) => {
+                op.hash(h);
+                a.hash(h);
+                b.hash(h);
+            }
+            Expr::GeneralComp(op, a, b) | Expr::ValueComp(op, a, b) => {
+                op.hash(h);
+                a.hash(h);
+                b.hash(h);
+            }
+            Expr::Union(a, b) | Expr::Intersect(a, b) | Expr::Except(a, b) | Expr::Range(a, b) => {
+                a.hash(h);
+                b.hash(h);
+            }
+            Expr::If(a, b, c) => {
+                a.hash(h);
+                b.hash(h);
+                c.hash(h);
+            }
+            Expr::For { var, domain, body } => {
+                var.hash(h);
+                domain.hash(h);
+                body.hash(h);
+            }
+            Expr::Quantified { q, var, domain, body } => {
+                q.hash(h);
+                var.hash(h);
+                domain.hash(h);
+                body.hash(h);
+            }
+            Expr::Castable { func, operand } => {
+                func.hash(h);
+                operand.hash(h);
+            }
+            Expr::Membership { q, op, value, domain, var_first } => {
+                q.hash(h);
+                op.hash(h);
+                value.hash(h);
+                domain.hash(h);
+                var_first.hash(h);
+            }
+            Expr::Cached(slot, a) => {
+                slot.hash(h);
+                a.hash(h);
+            }
+            Expr::CodeList(list, a) => {
+                list.hash(h);
+                a.hash(h);
+            }
+            Expr::NodeMemo(slot, mode_free, a) => {
+                slot.hash(h);
+                mode_free.hash(h);
+                a.hash(h);
+            }
+        }
+    }
+}
+
+/// Node values found by [`Expr::count_node_values`], in the order they were found, with how
+/// often each occurs at elements of one name.
+#[derive(Debug, Default)]
+pub struct NodeValues {
+    /// Per expression visited: its entry in `distinct`, if it is a node value.
+    found: Vec<Option<usize>>,
+    /// (element name, hash) → entries in `distinct` (more than one only on a hash collision).
+    by_hash: std::collections::HashMap<(NameId, u64), Vec<usize>>,
+    /// The distinct values: one occurrence, how many there are, and the slot once given one.
+    distinct: Vec<(Expr, usize, Option<u32>)>,
+    /// Expressions visited by [`Expr::memoise_node_values`] so far.
+    next: usize,
+    slots: u32,
+}
+
+impl NodeValues {
+    fn add(&mut self, name: NameId, e: &Expr) -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        e.hash(&mut h);
+        let same = self.by_hash.entry((name, h.finish())).or_default();
+        let index = match same.iter().find(|i| self.distinct[**i].0 == *e) {
+            Some(i) => *i,
+            None => {
+                self.distinct.push((e.clone(), 0, None));
+                same.push(self.distinct.len() - 1);
+                self.distinct.len() - 1
+            }
+        };
+        self.distinct[index].1 += 1;
+        index
+    }
+
+    /// The slot of the next expression visited, when it is a node value that occurs more than
+    /// once.
+    fn slot_of_next(&mut self) -> Option<u32> {
+        let found = self.found.get(self.next).copied().flatten();
+        self.next += 1;
+        let index = found?;
+        let (_, count, slot) = &mut self.distinct[index];
+        if *count < 2 {
+            return None;
+        }
+        Some(*slot.get_or_insert_with(|| {
+            self.slots += 1;
+            self.slots - 1
+        }))
+    }
+}
+
+/// The name of the element an expression is evaluated at, when the rule set fixes it.
+pub type StaticFocus = Option<NameId>;
+
 impl Expr {
+    /// The name of every node this expression selects, when they all have one name.
+    pub fn selected_name(&self) -> StaticFocus {
+        match self {
+            Expr::Path { steps, .. } => match steps.last() {
+                Some(Step::Axis { test: NodeTest::Name(NameTest::Exact(n)), .. }) => Some(*n),
+                _ => None,
+            },
+            Expr::Paren(a) => a.selected_name(),
+            Expr::Union(a, b) => match (a.selected_name(), b.selected_name()) {
+                (Some(x), Some(y)) if x == y => Some(x),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The direct subexpressions with the element each is evaluated at, this one being
+    /// evaluated at `focus`: predicates see the nodes of their step.
+    fn children_with_focus(&mut self, focus: StaticFocus) -> Vec<(&mut Expr, StaticFocus)> {
+        match self {
+            Expr::Path { start, steps } => {
+                let mut out = Vec::new();
+                let mut previous = if *start == PathStart::Context { focus } else { None };
+                for step in steps.iter_mut() {
+                    match step {
+                        Step::Axis { test, preds, .. } => {
+                            let name = match test {
+                                NodeTest::Name(NameTest::Exact(n)) => Some(*n),
+                                _ => None,
+                            };
+                            out.extend(preds.iter_mut().map(|p| (p, name)));
+                            previous = name;
+                        }
+                        Step::Filter { expr, preds } => {
+                            let name = expr.selected_name();
+                            out.push((&mut **expr, previous));
+                            out.extend(preds.iter_mut().map(|p| (p, name)));
+                            previous = name;
+                        }
+                    }
+                }
+                out
+            }
+            Expr::Filter(base, preds) => {
+                let name = base.selected_name();
+                let mut out = vec![(&mut **base, focus)];
+                out.extend(preds.iter_mut().map(|p| (p, name)));
+                out
+            }
+            other => other.children_mut().into_iter().map(|c| (c, focus)).collect(),
+        }
+    }
+
+    /// Whether this expression computes a value (not a node sequence, which existence tests
+    /// walk lazily): with a relative step and no variable or position inside, worth keeping per
+    /// context node.
+    fn computes_value(&self) -> bool {
+        match self {
+            Expr::Call(f, _) => !matches!(f, Func::Root | Func::Reverse | Func::Position | Func::Last),
+            Expr::GeneralComp(..)
+            | Expr::ValueComp(..)
+            | Expr::Arith(..)
+            | Expr::CodeList(..)
+            | Expr::Castable { .. } => true,
+            Expr::Path { start: PathStart::Context, steps } => {
+                matches!(steps.last(), Some(Step::Filter { .. }))
+            }
+            _ => false,
+        }
+    }
+
+    fn has_predicates(&mut self) -> bool {
+        let own = match self {
+            Expr::Filter(_, preds) => !preds.is_empty(),
+            Expr::Path { steps, .. } => steps.iter().any(|s| match s {
+                Step::Axis { preds, .. } | Step::Filter { preds, .. } => !preds.is_empty(),
+            }),
+            _ => false,
+        };
+        own || self.children_mut().into_iter().any(|c| c.has_predicates())
+    }
+
+    /// Finds the node values (see [`Self::computes_value`]) per element name they are
+    /// evaluated at, this expression being evaluated at `focus`. Only where the name is known: a
+    /// value is kept per node, and nodes of different names never share one. Returns whether
+    /// the expression walks a relative step and whether it uses a variable.
+    pub fn count_node_values(&mut self, focus: StaticFocus, values: &mut NodeValues) -> (bool, bool) {
+        let at = values.found.len();
+        values.found.push(None);
+        let mut walks = matches!(self, Expr::Path { start: PathStart::Context, steps } if !steps.is_empty());
+        let mut vars = matches!(self, Expr::Var(_));
+        for (c, f) in self.children_with_focus(focus) {
+            let (w, v) = c.count_node_values(f, values);
+            walks |= w;
+            vars |= v;
+        }
+        if let Some(name) = focus {
+            if walks && !vars && self.computes_value() && !contains_position(self) {
+                values.found[at] = Some(values.add(name, self));
+            }
+        }
+        (walks, vars)
+    }
+
+    /// Wraps in [`Expr::NodeMemo`] the node values that the rule set evaluates more than once
+    /// at elements of one name (so on the same nodes); equal ones share a slot. Visits the
+    /// expressions in the order [`Self::count_node_values`] did.
+    pub fn memoise_node_values(&mut self, focus: StaticFocus, values: &mut NodeValues) {
+        let slot = values.slot_of_next();
+        for (c, f) in self.children_with_focus(focus) {
+            c.memoise_node_values(f, values);
+        }
+        let Some(slot) = slot else { return };
+        let mode_free = !self.has_predicates();
+        let inner = std::mem::replace(self, Expr::Empty);
+        *self = Expr::NodeMemo(slot, mode_free, Box::new(inner));
+    }
+
     /// Whether a predicate might select by position (a number, `position()` or `last()`), which
     /// forbids rewriting `//X[p]` as `descendant::X[p]`.
     pub fn may_be_positional(&self) -> bool {
@@ -241,7 +507,7 @@ impl Expr {
             Expr::Call(Func::Position | Func::Last, _) => true,
             Expr::Arith(..) | Expr::Neg(_) | Expr::Plus(_) | Expr::Var(_) => true,
             Expr::Call(f, _) => f.may_return_number(),
-            Expr::Paren(e) => e.may_be_positional(),
+            Expr::Paren(e) | Expr::NodeMemo(_, _, e) => e.may_be_positional(),
             Expr::Sequence(v) => v.iter().any(Expr::may_be_positional),
             Expr::If(_, a, b) => a.may_be_positional() || b.may_be_positional(),
             Expr::And(v) | Expr::Or(v) => v.iter().any(contains_position),
@@ -285,7 +551,6 @@ fn union_branches<'a>(e: &'a Expr, out: &mut Vec<&'a Vec<Step>>) -> bool {
 /// The literal of a code-list test `contains(' A B ', concat(' ', x, ' '))` and its tokens: a
 /// value without spaces occurs as ` x ` in the literal exactly when it is one of the tokens
 /// between two spaces, so the test becomes a set lookup.
-#[derive(Debug)]
 pub struct CodeList {
     pub literal: Arc<str>,
     pub tokens: rustc_hash::FxHashSet<Box<str>>,
@@ -309,19 +574,32 @@ impl CodeList {
     }
 }
 
+impl std::hash::Hash for CodeList {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.literal.hash(state);
+    }
+}
+
+// The literal alone: it decides equality, and printed forms key the load-time rewrites.
+impl std::fmt::Debug for CodeList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CodeList({:?})", self.literal)
+    }
+}
+
 impl PartialEq for CodeList {
     fn eq(&self, other: &Self) -> bool {
         self.literal == other.literal
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PathStart {
     Root,
     Context,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 pub enum Step {
     Axis {
         axis: Axis,
@@ -335,7 +613,7 @@ pub enum Step {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Axis {
     Child,
     Descendant,
@@ -362,14 +640,14 @@ impl Axis {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NodeTest {
     AnyNode,
     Text,
     Name(NameTest),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NameTest {
     Any,
     Exact(NameId),
@@ -377,7 +655,7 @@ pub enum NameTest {
     Namespace(Box<str>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ArithOp {
     Add,
     Sub,
@@ -387,7 +665,7 @@ pub enum ArithOp {
     Mod,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CompOp {
     Eq,
     Ne,
@@ -397,7 +675,7 @@ pub enum CompOp {
     Ge,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Quantifier {
     Some,
     Every,
@@ -406,7 +684,7 @@ pub enum Quantifier {
 macro_rules! funcs {
     ($($variant:ident = $name:literal / $min:literal ..= $max:literal),* $(,)?) => {
         /// The built-in functions the official rule sets call.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Func { $($variant),* }
 
         impl Func {

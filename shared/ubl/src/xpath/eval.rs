@@ -40,6 +40,18 @@ pub struct Evaluator<'b, 'd> {
     cache: Vec<Option<Seq<'d>>>,
     /// Errors inside predicates count as "false" (XSLT pattern matching semantics).
     pub(crate) pattern_mode: bool,
+    /// Values of [`Expr::NodeMemo`] subexpressions, per context node, for this document.
+    memo: rustc_hash::FxHashMap<MemoKey, Memo<'d>>,
+}
+
+/// Slot with the value-or-boolean and pattern-mode bits, element, attribute position + 1.
+type MemoKey = (u32, u32, u32);
+
+/// A kept value: the full value, or only its effective boolean value where that was asked.
+#[derive(Debug, Clone)]
+enum Memo<'d> {
+    Value(XResult<Seq<'d>>),
+    Ebv(XResult<bool>),
 }
 
 impl<'b, 'd> Evaluator<'b, 'd> {
@@ -53,7 +65,39 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             pool: Vec::new(),
             cache: Vec::new(),
             pattern_mode: false,
+            memo: Default::default(),
         }
+    }
+
+    /// Where a node value is kept: none when the context item is not a node.
+    fn memo_key(&self, slot: u32, mode_free: bool, ebv: bool, item: &Item<'d>) -> Option<MemoKey> {
+        let flags = u32::from(ebv) | (u32::from(self.pattern_mode && !mode_free) << 1);
+        let key = |n: NodeId, k: u32| (slot << 2 | flags, n.0, k);
+        match item {
+            Item::Node(n) => Some(key(*n, 0)),
+            Item::Attr(n, k) => Some(key(*n, k + 1)),
+            Item::Atomic(_) => None,
+        }
+    }
+
+    fn node_value(&mut self, slot: u32, mode_free: bool, e: &'d Expr, f: &Focus<'d>) -> XResult<Seq<'d>> {
+        let Some(key) = self.memo_key(slot, mode_free, false, &f.item) else { return self.eval(e, f) };
+        if let Some(Memo::Value(v)) = self.memo.get(&key) {
+            return v.clone();
+        }
+        let v = self.eval(e, f);
+        self.memo.insert(key, Memo::Value(v.clone()));
+        v
+    }
+
+    fn node_ebv(&mut self, slot: u32, mode_free: bool, e: &'d Expr, f: &Focus<'d>) -> XResult<bool> {
+        let Some(key) = self.memo_key(slot, mode_free, true, &f.item) else { return self.ebv(e, f) };
+        if let Some(Memo::Ebv(v)) = self.memo.get(&key) {
+            return v.clone();
+        }
+        let v = self.ebv(e, f);
+        self.memo.insert(key, Memo::Ebv(v.clone()));
+        v
     }
 
     /// Makes room for the rule set's cached subexpressions.
@@ -205,6 +249,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Expr::Call(func, args) => self.call(*func, args, f)?,
             Expr::UserCall(index, args) => self.user_call(*index, args, f)?,
             Expr::Cached(slot, inner) => self.cached(*slot, inner, f)?.clone(),
+            Expr::NodeMemo(slot, mode_free, inner) => self.node_value(*slot, *mode_free, inner, f)?,
             Expr::Neg(inner) => match self.single_atomic(inner, f)? {
                 None => Seq::new(),
                 Some(a) => smallvec::smallvec![Item::Atomic(arith(ArithOp::Sub, &Atomic::Int(0), &a)?)],
@@ -317,6 +362,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 let v = self.cached(*slot, inner, f)?;
                 ebv_of(v)
             }
+            Expr::NodeMemo(slot, mode_free, inner) => self.node_ebv(*slot, *mode_free, inner, f),
             Expr::GeneralComp(op, a, b) => {
                 let x = self.atomize_expr(a, f)?;
                 if x.is_empty() {
