@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::ast::{ArithOp, Axis, CompOp, Expr, NameTest, NodeTest, PathStart, Quantifier, Step};
-use super::names::BoundDocument;
+use super::names::{BoundDocument, NameId};
 use super::value::{Atomic, Item, Seq, XResult, arith, compare_general, compare_values, err};
 use crate::xml::{NodeId, NodeKind};
 
@@ -43,6 +43,9 @@ pub struct Evaluator<'b, 'd> {
     /// Values of [`Expr::NodeMemo`] subexpressions, per context node, for this document.
     memo: rustc_hash::FxHashMap<MemoKey, Memo<'d>>,
 }
+
+/// Atomized values; most comparisons atomize one or two, which stay inline (no allocation).
+pub type Atomics<'d> = smallvec::SmallVec<[Atomic<'d>; 2]>;
 
 /// Slot with the value-or-boolean and pattern-mode bits, element, attribute position + 1.
 type MemoKey = (u32, u32, u32);
@@ -483,9 +486,17 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     }
 
     /// Atomizes the value of an expression.
-    pub fn atomize_expr(&mut self, e: &'d Expr, f: &Focus<'d>) -> XResult<Vec<Atomic<'d>>> {
+    pub fn atomize_expr(&mut self, e: &'d Expr, f: &Focus<'d>) -> XResult<Atomics<'d>> {
         let items = self.eval(e, f)?;
-        Ok(items.into_iter().map(|i| self.atomize(i)).collect())
+        // By hand: SmallVec's generic collect costs more than the comparisons it feeds.
+        let mut out = Atomics::new();
+        if items.len() > out.inline_size() {
+            out.reserve_exact(items.len());
+        }
+        for i in items {
+            out.push(self.atomize(i));
+        }
+        Ok(out)
     }
 
     pub fn atomize(&self, i: Item<'d>) -> Atomic<'d> {
@@ -530,6 +541,11 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         if self.names_absent_name(steps) && f.item.is_node() {
             return Ok(Seq::new());
         }
+        if start == PathStart::Root && f.item.is_node() {
+            if let Some(names) = self.upward_names(steps) {
+                return self.path_upward(steps, &names);
+            }
+        }
         let mut current: Seq<'d> = match start {
             PathStart::Root => {
                 if !f.item.is_node() {
@@ -547,6 +563,85 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             }
         }
         Ok(current)
+    }
+
+    /// The element names of a path `descendant::a/b/…/z` that [`Self::path_upward`] can answer:
+    /// named child steps after the first, predicates that cannot see position, and predicates
+    /// before the last step only in pattern mode (where an error is a non-match, so testing them
+    /// on fewer nodes cannot hide one).
+    fn upward_names(&self, steps: &[Step]) -> Option<smallvec::SmallVec<[NameId; 8]>> {
+        if steps.len() < 2 {
+            return None;
+        }
+        let mut names = smallvec::SmallVec::new();
+        for (i, step) in steps.iter().enumerate() {
+            let Step::Axis { axis, test: NodeTest::Name(NameTest::Exact(name)), preds } = step else {
+                return None;
+            };
+            let expected = if i == 0 { Axis::Descendant } else { Axis::Child };
+            if *axis != expected {
+                return None;
+            }
+            if !preds.is_empty() {
+                let last = i + 1 == steps.len();
+                if !(last || self.pattern_mode)
+                    || preds.iter().any(|p| p.may_be_positional() || super::ast::contains_position(p))
+                {
+                    return None;
+                }
+            }
+            names.push(*name);
+        }
+        Some(names)
+    }
+
+    /// `/descendant::a/b/…/z` from the root, as an XSLT match pattern is tested: each element named
+    /// `z` (from the name index, in document order) is kept when its ancestors carry the names of
+    /// the steps before, then the predicates hold from the top step down. No intermediate
+    /// sequence is built, and only the chains that can match are looked at.
+    fn path_upward(&mut self, steps: &'d [Step], names: &[NameId]) -> XResult<Seq<'d>> {
+        let bound = self.bound;
+        let doc = bound.doc;
+        let last = names.len() - 1;
+        let mut out = Seq::new();
+        let mut chain: smallvec::SmallVec<[NodeId; 8]> = smallvec::SmallVec::new();
+        'candidates: for &n in bound.descendants_named(NodeId::DOCUMENT, names[last]) {
+            chain.clear();
+            chain.push(n);
+            let mut current = n;
+            for name in names[..last].iter().rev() {
+                match doc.parent(current) {
+                    Some(p) if bound.has_name(p, *name) => {
+                        chain.push(p);
+                        current = p;
+                    }
+                    _ => continue 'candidates,
+                }
+            }
+            // `chain` runs from `z` up to `a`; the steps from `a` down to `z`.
+            for (step, node) in steps.iter().zip(chain.iter().rev()) {
+                let Step::Axis { preds, .. } = step else { continue };
+                if !self.keeps(*node, preds)? {
+                    continue 'candidates;
+                }
+            }
+            out.push(Item::Node(n));
+        }
+        Ok(out)
+    }
+
+    /// Whether every predicate holds for `n` (errors are "false" in pattern mode).
+    fn keeps(&mut self, n: NodeId, preds: &'d [Expr]) -> XResult<bool> {
+        let focus = Focus { item: Item::Node(n), pos: 1, size: 1 };
+        for p in preds {
+            match self.ebv(p, &focus) {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(_) if self.pattern_mode => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
     }
 
     /// Whether a step names an element or attribute the document does not have, before any
@@ -725,17 +820,19 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 // `//*[ends-with(name(), 'Amount') and …]`: the leading tests that depend only on
                 // the element's name are decided once per distinct name.
                 let (k, parts) = name_only_parts(&preds[0]);
-                let mut memo: rustc_hash::FxHashMap<(usize, &'d str), bool> = Default::default();
+                // Per document name: the qualified name the verdict was taken for (a prefix can
+                // differ between elements of one name) and the verdict.
+                let mut memo: Vec<Option<(&'d str, bool)>> = vec![None; doc.names().len()];
                 for n in doc.descendants(node) {
                     let Some(name) = doc.name_index(n) else { continue };
                     if !self.matches(n, test, axis) {
                         continue;
                     }
                     let focus = Focus { item: Item::Node(n), pos: 1, size: 1 };
-                    let key = (name, doc.qualified_name(n));
-                    let by_name = match memo.get(&key) {
-                        Some(b) => *b,
-                        None => {
+                    let qualified = doc.qualified_name(n);
+                    let by_name = match memo[name] {
+                        Some((q, verdict)) if q == qualified => verdict,
+                        _ => {
                             let mut all = true;
                             for p in &parts[..k] {
                                 match self.ebv(p, &focus) {
@@ -751,7 +848,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                                     Err(e) => return Err(e),
                                 }
                             }
-                            memo.insert(key, all);
+                            memo[name] = Some((qualified, all));
                             all
                         }
                     };
@@ -803,16 +900,9 @@ impl<'b, 'd> Evaluator<'b, 'd> {
 
     /// Appends `n` when every predicate holds for it (errors are "false" in pattern mode).
     fn keep_into(&mut self, n: NodeId, preds: &'d [Expr], out: &mut Seq<'d>) -> XResult<()> {
-        let focus = Focus { item: Item::Node(n), pos: 1, size: 1 };
-        for p in preds {
-            match self.ebv(p, &focus) {
-                Ok(true) => {}
-                Ok(false) => return Ok(()),
-                Err(_) if self.pattern_mode => return Ok(()),
-                Err(e) => return Err(e),
-            }
+        if self.keeps(n, preds)? {
+            out.push(Item::Node(n));
         }
-        out.push(focus.item);
         Ok(())
     }
 

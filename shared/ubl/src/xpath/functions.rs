@@ -29,6 +29,14 @@ fn boolean<'d>(b: bool) -> Seq<'d> {
     smallvec::smallvec![Item::Atomic(Atomic::Bool(b))]
 }
 
+/// A part of a string value, borrowed from the document when the value is.
+fn slice_cow<'d>(s: Cow<'d, str>, range: impl std::slice::SliceIndex<str, Output = str>) -> Cow<'d, str> {
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[range]),
+        Cow::Owned(o) => Cow::Owned(o[range].to_owned()),
+    }
+}
+
 fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
@@ -267,12 +275,18 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Func::SubstringBefore => {
                 let a = self.string_arg(arg(0), f)?;
                 let b = self.string_arg(arg(1), f)?;
-                string(a.find(b.as_ref()).map(|i| a[..i].to_owned()).unwrap_or_default())
+                match a.find(b.as_ref()) {
+                    Some(i) => string(slice_cow(a, ..i)),
+                    None => string(""),
+                }
             }
             Func::SubstringAfter => {
                 let a = self.string_arg(arg(0), f)?;
                 let b = self.string_arg(arg(1), f)?;
-                string(a.find(b.as_ref()).map(|i| a[i + b.len()..].to_owned()).unwrap_or_default())
+                match a.find(b.as_ref()) {
+                    Some(i) => string(slice_cow(a, i + b.len()..)),
+                    None => string(""),
+                }
             }
             Func::Translate => {
                 let s = self.string_arg(arg(0), f)?;
