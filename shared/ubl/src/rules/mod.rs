@@ -334,6 +334,58 @@ mod tests {
         assert_eq!(ids("<doc><x><v>1,5</v></x></doc>"), [RUNTIME_ERROR_ID]);
     }
 
+    /// Rule contexts and root paths `//a/b/c` are matched upward from `c`: the same nodes, in
+    /// document order, as walking down, with nested elements of one name, and predicates on
+    /// upper steps that fail or cannot be evaluated (a non-match in a context, an error in an
+    /// assert).
+    #[test]
+    fn paths_matched_upward_select_what_walking_down_selects() {
+        let schema = r#"<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">
+  <pattern>
+    <rule context="a/b/c">
+      <assert id="C" test="false()">c under a/b</assert>
+    </rule>
+  </pattern>
+  <pattern>
+    <rule context="a[xs:decimal(@v) > 0]/b/c">
+      <assert id="POSITIVE" test="false()">c under a positive a</assert>
+    </rule>
+  </pattern>
+  <pattern>
+    <rule context="/doc">
+      <assert id="COUNT" test="count(//a/b/c) = 4 and count(/doc/a/b/c) = 2">four, two at the top</assert>
+      <assert id="UPPER" test="count(//a[@v = '2']/b/c) = 2">two under v=2</assert>
+    </rule>
+  </pattern>
+</schema>"#;
+        let set = RuleSet::from_schematron(schema, Source::Peppol).unwrap();
+        let xml = r#"<doc><a v="1"><b><c/></b><a v="2"><b><c/><c/></b></a></a><b><c/></b><a v="x,5"><b><c/></b></a></doc>"#;
+        let doc = Document::parse(xml.as_bytes(), &Limits::default()).unwrap();
+        let found: Vec<(String, String)> =
+            set.check(&doc).into_iter().map(|f| (f.rule, f.location)).collect();
+        let expected = [
+            ("C", "/doc/a[1]/b/c"),
+            ("C", "/doc/a[1]/a/b/c[1]"),
+            ("C", "/doc/a[1]/a/b/c[2]"),
+            ("C", "/doc/a[2]/b/c"),
+            ("POSITIVE", "/doc/a[1]/b/c"),
+            ("POSITIVE", "/doc/a[1]/a/b/c[1]"),
+            ("POSITIVE", "/doc/a[1]/a/b/c[2]"),
+        ];
+        let expected: Vec<(String, String)> =
+            expected.iter().map(|(r, l)| (r.to_string(), l.to_string())).collect();
+        assert_eq!(found, expected, "the bad decimal is a non-match in a context; COUNT and UPPER hold");
+
+        // In an assert a bad decimal is a runtime error, as walking down raises it, even on an
+        // `a` with no `c` below (which matching upward alone would never look at).
+        let schema = schema.replace("count(//a[@v = '2']/b/c) = 2", "count(//a[xs:decimal(@v) > 0]/b/c) = 1");
+        let set = RuleSet::from_schematron(&schema, Source::Peppol).unwrap();
+        let xml = r#"<doc><a v="1"><b><c/></b></a><a v="y,5"><b/></a></doc>"#;
+        let doc = Document::parse(xml.as_bytes(), &Limits::default()).unwrap();
+        let ids: Vec<String> = set.check(&doc).into_iter().map(|f| f.rule).collect();
+        assert_eq!(ids, [RUNTIME_ERROR_ID]);
+    }
+
     #[test]
     fn embedded_rule_sets_load_completely() {
         assert_eq!(RuleSet::en16931().schema.asserts().count(), 979);
