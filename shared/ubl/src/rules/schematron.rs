@@ -215,26 +215,10 @@ impl Schema {
         }
         let cache_slots = slots.len();
         let mut values = crate::xpath::ast::NodeValues::default();
-        for r in patterns.iter_mut().flat_map(|p| p.rules.iter_mut()) {
-            let at = r.context.selected_name();
-            r.context.count_node_values(None, &mut values);
-            for (_, e) in &mut r.lets {
-                e.count_node_values(at, &mut values);
-            }
-            for a in &mut r.asserts {
-                a.test.count_node_values(at, &mut values);
-            }
-        }
-        for r in patterns.iter_mut().flat_map(|p| p.rules.iter_mut()) {
-            let at = r.context.selected_name();
-            r.context.memoise_node_values(None, &mut values);
-            for (_, e) in &mut r.lets {
-                e.memoise_node_values(at, &mut values);
-            }
-            for a in &mut r.asserts {
-                a.test.memoise_node_values(at, &mut values);
-            }
-        }
+        for_each_expression(&mut patterns, |e, at| {
+            e.count_node_values(at, &mut values);
+        });
+        for_each_expression(&mut patterns, |e, at| e.memoise_node_values(at, &mut values));
         Ok(Schema { title, patterns, globals, functions, names, cache_slots, scope })
     }
 
@@ -246,6 +230,24 @@ impl Schema {
     /// Every assert in document order with its rule context.
     pub fn asserts(&self) -> impl Iterator<Item = (&Rule, &Assert)> {
         self.patterns.iter().flat_map(|p| p.rules.iter()).flat_map(|r| r.asserts.iter().map(move |a| (r, a)))
+    }
+}
+
+/// Every rule context (evaluated at the document node), variable and assert test (evaluated at
+/// the rule's context, named when the context fixes the name), in rule order.
+fn for_each_expression(
+    patterns: &mut [Pattern],
+    mut f: impl FnMut(&mut Expr, crate::xpath::ast::StaticFocus),
+) {
+    for r in patterns.iter_mut().flat_map(|p| p.rules.iter_mut()) {
+        let at = r.context.selected_name();
+        f(&mut r.context, None);
+        for (_, e) in &mut r.lets {
+            f(e, at);
+        }
+        for a in &mut r.asserts {
+            f(&mut a.test, at);
+        }
     }
 }
 
