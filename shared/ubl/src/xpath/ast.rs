@@ -70,9 +70,15 @@ pub enum Expr {
     /// A subexpression whose value depends only on the context node (no variables, position or
     /// size), kept per node for this document: the VAT category rules test
     /// `normalize-space(cbc:ID) = 'S'` and `cac:TaxScheme/normalize-space(upper-case(cbc:ID))='VAT'`
-    /// on the same nodes in dozens of rules. Slot `.0`; `.1` when the value cannot depend on
-    /// pattern mode (no predicates inside).
-    NodeMemo(u32, bool, Box<Expr>),
+    /// on the same nodes in dozens of rules. Kept per element of `name` (the element the rule set
+    /// evaluates it at); `mode_free` when the value cannot depend on pattern mode (no predicates
+    /// inside).
+    NodeMemo {
+        slot: u32,
+        name: NameId,
+        mode_free: bool,
+        expr: Box<Expr>,
+    },
 }
 
 impl Expr {
@@ -85,7 +91,7 @@ impl Expr {
             | Expr::Plus(a)
             | Expr::Cached(_, a)
             | Expr::CodeList(_, a)
-            | Expr::NodeMemo(_, _, a) => out.push(a),
+            | Expr::NodeMemo { expr: a, .. } => out.push(a),
             Expr::Castable { operand, .. } => out.push(operand),
             Expr::Membership { value, domain, .. } => {
                 out.push(value);
@@ -318,10 +324,11 @@ impl std::hash::Hash for Expr {
                 list.hash(h);
                 a.hash(h);
             }
-            Expr::NodeMemo(slot, mode_free, a) => {
+            Expr::NodeMemo { slot, name, mode_free, expr } => {
                 slot.hash(h);
+                name.hash(h);
                 mode_free.hash(h);
-                a.hash(h);
+                expr.hash(h);
             }
         }
     }
@@ -493,10 +500,10 @@ impl Expr {
         for (c, f) in self.children_with_focus(focus) {
             c.memoise_node_values(f, values);
         }
-        let Some(slot) = slot else { return };
+        let (Some(slot), Some(name)) = (slot, focus) else { return };
         let mode_free = !self.has_predicates();
-        let inner = std::mem::replace(self, Expr::Empty);
-        *self = Expr::NodeMemo(slot, mode_free, Box::new(inner));
+        let expr = Box::new(std::mem::replace(self, Expr::Empty));
+        *self = Expr::NodeMemo { slot, name, mode_free, expr };
     }
 
     /// Whether a predicate might select by position (a number, `position()` or `last()`), which
@@ -507,7 +514,7 @@ impl Expr {
             Expr::Call(Func::Position | Func::Last, _) => true,
             Expr::Arith(..) | Expr::Neg(_) | Expr::Plus(_) | Expr::Var(_) => true,
             Expr::Call(f, _) => f.may_return_number(),
-            Expr::Paren(e) | Expr::NodeMemo(_, _, e) => e.may_be_positional(),
+            Expr::Paren(e) | Expr::NodeMemo { expr: e, .. } => e.may_be_positional(),
             Expr::Sequence(v) => v.iter().any(Expr::may_be_positional),
             Expr::If(_, a, b) => a.may_be_positional() || b.may_be_positional(),
             Expr::And(v) | Expr::Or(v) => v.iter().any(contains_position),

@@ -40,21 +40,26 @@ pub struct Evaluator<'b, 'd> {
     cache: Vec<Option<Seq<'d>>>,
     /// Errors inside predicates count as "false" (XSLT pattern matching semantics).
     pub(crate) pattern_mode: bool,
-    /// Values of [`Expr::NodeMemo`] subexpressions, per context node, for this document.
-    memo: rustc_hash::FxHashMap<MemoKey, Memo<'d>>,
+    /// Values of [`Expr::NodeMemo`] subexpressions for this document: per slot and mode, one
+    /// entry per element of the slot's name (by [`BoundDocument::rank`]), made on first use.
+    kept: Vec<Vec<Kept<'d>>>,
+    /// The kept values that do not fit a [`Kept`] (errors, several items, computed strings).
+    kept_other: Vec<XResult<Seq<'d>>>,
 }
 
 /// Atomized values; most comparisons atomize one or two, which stay inline (no allocation).
 pub type Atomics<'d> = smallvec::SmallVec<[Atomic<'d>; 2]>;
 
-/// Slot with the value-or-boolean and pattern-mode bits, element, attribute position + 1.
-type MemoKey = (u32, u32, u32);
-
-/// A kept value: the full value, or only its effective boolean value where that was asked.
-#[derive(Debug, Clone)]
-enum Memo<'d> {
-    Value(XResult<Seq<'d>>),
-    Ebv(XResult<bool>),
+/// A kept node value, small enough to keep one per element of a large invoice: the common
+/// results inline (a boolean, nothing, a string of the document), anything else by index.
+#[derive(Debug, Clone, Copy)]
+enum Kept<'d> {
+    Unknown,
+    Bool(bool),
+    Empty,
+    Untyped(&'d str),
+    Str(&'d str),
+    Other(u32),
 }
 
 impl<'b, 'd> Evaluator<'b, 'd> {
@@ -68,39 +73,79 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             pool: Vec::new(),
             cache: Vec::new(),
             pattern_mode: false,
-            memo: Default::default(),
+            kept: Vec::new(),
+            kept_other: Vec::new(),
         }
     }
 
-    /// Where a node value is kept: none when the context item is not a node.
-    fn memo_key(&self, slot: u32, mode_free: bool, ebv: bool, item: &Item<'d>) -> Option<MemoKey> {
-        let flags = u32::from(ebv) | (u32::from(self.pattern_mode && !mode_free) << 1);
-        let key = |n: NodeId, k: u32| (slot << 2 | flags, n.0, k);
-        match item {
-            Item::Node(n) => Some(key(*n, 0)),
-            Item::Attr(n, k) => Some(key(*n, k + 1)),
-            Item::Atomic(_) => None,
+    /// Where a node value is kept: (table, entry); none when the context item is not an element
+    /// of the slot's name.
+    fn kept_at(&mut self, memo: (u32, NameId, bool), ebv: bool, item: &Item<'d>) -> Option<(usize, usize)> {
+        let (slot, name, mode_free) = memo;
+        let Item::Node(n) = item else { return None };
+        if !self.bound.has_name(*n, name) {
+            return None;
         }
+        let entry = self.bound.rank(*n)?;
+        let flags = usize::from(ebv) | (usize::from(self.pattern_mode && !mode_free) << 1);
+        let table = (slot as usize) << 2 | flags;
+        if table >= self.kept.len() {
+            self.kept.resize_with(table + 1, Vec::new);
+        }
+        if self.kept[table].is_empty() {
+            self.kept[table] = vec![Kept::Unknown; self.bound.count_named(name)];
+        }
+        (entry < self.kept[table].len()).then_some((table, entry))
     }
 
-    fn node_value(&mut self, slot: u32, mode_free: bool, e: &'d Expr, f: &Focus<'d>) -> XResult<Seq<'d>> {
-        let Some(key) = self.memo_key(slot, mode_free, false, &f.item) else { return self.eval(e, f) };
-        if let Some(Memo::Value(v)) = self.memo.get(&key) {
-            return v.clone();
+    fn node_value(&mut self, memo: (u32, NameId, bool), e: &'d Expr, f: &Focus<'d>) -> XResult<Seq<'d>> {
+        let Some((table, entry)) = self.kept_at(memo, false, &f.item) else { return self.eval(e, f) };
+        let one = |a: Atomic<'d>| -> Seq<'d> { smallvec::smallvec![Item::Atomic(a)] };
+        match self.kept[table][entry] {
+            Kept::Unknown => {}
+            Kept::Bool(b) => return Ok(one(Atomic::Bool(b))),
+            Kept::Empty => return Ok(Seq::new()),
+            Kept::Untyped(s) => return Ok(one(Atomic::Untyped(Cow::Borrowed(s)))),
+            Kept::Str(s) => return Ok(one(Atomic::Str(Cow::Borrowed(s)))),
+            Kept::Other(i) => return self.kept_other[i as usize].clone(),
         }
         let v = self.eval(e, f);
-        self.memo.insert(key, Memo::Value(v.clone()));
+        let kept = match &v {
+            Ok(items) => match items.as_slice() {
+                [] => Kept::Empty,
+                [Item::Atomic(Atomic::Bool(b))] => Kept::Bool(*b),
+                [Item::Atomic(Atomic::Untyped(Cow::Borrowed(s)))] => Kept::Untyped(s),
+                [Item::Atomic(Atomic::Str(Cow::Borrowed(s)))] => Kept::Str(s),
+                _ => self.keep_other(v.clone()),
+            },
+            Err(_) => self.keep_other(v.clone()),
+        };
+        self.kept[table][entry] = kept;
         v
     }
 
-    fn node_ebv(&mut self, slot: u32, mode_free: bool, e: &'d Expr, f: &Focus<'d>) -> XResult<bool> {
-        let Some(key) = self.memo_key(slot, mode_free, true, &f.item) else { return self.ebv(e, f) };
-        if let Some(Memo::Ebv(v)) = self.memo.get(&key) {
-            return v.clone();
+    fn node_ebv(&mut self, memo: (u32, NameId, bool), e: &'d Expr, f: &Focus<'d>) -> XResult<bool> {
+        let Some((table, entry)) = self.kept_at(memo, true, &f.item) else { return self.ebv(e, f) };
+        match self.kept[table][entry] {
+            Kept::Bool(b) => return Ok(b),
+            Kept::Other(i) => {
+                if let Err(e) = &self.kept_other[i as usize] {
+                    return Err(e.clone());
+                }
+            }
+            _ => {}
         }
         let v = self.ebv(e, f);
-        self.memo.insert(key, Memo::Ebv(v.clone()));
+        self.kept[table][entry] = match &v {
+            Ok(b) => Kept::Bool(*b),
+            Err(e) => self.keep_other(Err(e.clone())),
+        };
         v
+    }
+
+    fn keep_other(&mut self, v: XResult<Seq<'d>>) -> Kept<'d> {
+        self.kept_other.push(v);
+        Kept::Other(self.kept_other.len() as u32 - 1)
     }
 
     /// Makes room for the rule set's cached subexpressions.
@@ -252,7 +297,9 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Expr::Call(func, args) => self.call(*func, args, f)?,
             Expr::UserCall(index, args) => self.user_call(*index, args, f)?,
             Expr::Cached(slot, inner) => self.cached(*slot, inner, f)?.clone(),
-            Expr::NodeMemo(slot, mode_free, inner) => self.node_value(*slot, *mode_free, inner, f)?,
+            Expr::NodeMemo { slot, name, mode_free, expr } => {
+                self.node_value((*slot, *name, *mode_free), expr, f)?
+            }
             Expr::Neg(inner) => match self.single_atomic(inner, f)? {
                 None => Seq::new(),
                 Some(a) => smallvec::smallvec![Item::Atomic(arith(ArithOp::Sub, &Atomic::Int(0), &a)?)],
@@ -365,7 +412,9 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 let v = self.cached(*slot, inner, f)?;
                 ebv_of(v)
             }
-            Expr::NodeMemo(slot, mode_free, inner) => self.node_ebv(*slot, *mode_free, inner, f),
+            Expr::NodeMemo { slot, name, mode_free, expr } => {
+                self.node_ebv((*slot, *name, *mode_free), expr, f)
+            }
             Expr::GeneralComp(op, a, b) => {
                 let x = self.atomize_expr(a, f)?;
                 if x.is_empty() {

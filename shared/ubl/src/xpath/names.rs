@@ -58,6 +58,8 @@ pub struct BoundDocument<'d> {
     table_to_attr_slot: Vec<u32>,
     /// Attributes per name known to the table, as (element, position), in document order.
     attrs_by_name: Vec<Vec<(NodeId, u32)>>,
+    /// Per node: its position in `by_name` among the elements of its name (or NONE).
+    rank: Vec<u32>,
 }
 
 impl<'d> BoundDocument<'d> {
@@ -68,6 +70,7 @@ impl<'d> BoundDocument<'d> {
         let mut by_name: Vec<Vec<NodeId>> = Vec::new();
         let mut table_to_attr_slot = vec![NONE; table.len()];
         let mut attrs_by_name: Vec<Vec<(NodeId, u32)>> = Vec::new();
+        let mut rank = vec![NONE; doc.len()];
         for id in doc.descendants(NodeId::DOCUMENT) {
             if doc.kind(id) == NodeKind::Element {
                 for k in 0..doc.attribute_count(id) {
@@ -89,12 +92,28 @@ impl<'d> BoundDocument<'d> {
                             *slot = by_name.len() as u32;
                             by_name.push(Vec::new());
                         }
-                        by_name[*slot as usize].push(id);
+                        let same = &mut by_name[*slot as usize];
+                        rank[id.index()] = same.len() as u32;
+                        same.push(id);
                     }
                 }
             }
         }
-        BoundDocument { doc, doc_to_table, table_to_slot, by_name, table_to_attr_slot, attrs_by_name }
+        BoundDocument { doc, doc_to_table, table_to_slot, by_name, table_to_attr_slot, attrs_by_name, rank }
+    }
+
+    /// How many elements have the name.
+    pub fn count_named(&self, name: NameId) -> usize {
+        match self.table_to_slot.get(name as usize) {
+            Some(slot) if *slot != NONE => self.by_name[*slot as usize].len(),
+            _ => 0,
+        }
+    }
+
+    /// The element's position among the document's elements of its name, when the name is one
+    /// the table knows: an index for tables kept per element of one name.
+    pub fn rank(&self, id: NodeId) -> Option<usize> {
+        self.rank.get(id.index()).filter(|r| **r != NONE).map(|r| *r as usize)
     }
 
     /// Whether any element of the document has the name.
