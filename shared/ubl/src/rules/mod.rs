@@ -386,6 +386,31 @@ mod tests {
         assert_eq!(ids, [RUNTIME_ERROR_ID]);
     }
 
+    /// From an element with a large subtree, relative paths are matched upward too: the same
+    /// nodes as a walk down (written `a/b/(c)`, which is never matched upward).
+    #[test]
+    fn relative_paths_from_large_subtrees_match_upward_what_they_match_down() {
+        let schema = r#"<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">
+  <pattern>
+    <rule context="/doc">
+      <assert id="COUNT" test="count(a/b/c) = 3 and count(a/b/c) = count(a/b/(c))">three c</assert>
+      <assert id="EXISTS" test="exists(a/b/c) and not(a/b/d) and not(a/c)">c, no d</assert>
+      <assert id="DEEP" test="count(descendant::b/c) = 5">five c below any b</assert>
+      <assert id="PREDICATE" test="count(a/b/c[@k = '1']) = 2">two with k=1</assert>
+    </rule>
+  </pattern>
+</schema>"#;
+        let set = RuleSet::from_schematron(schema, Source::Peppol).unwrap();
+        let filler = "<x><y/></x>".repeat(200);
+        let xml = format!(
+            r#"<doc>{filler}<a><b><c k="1"/><c/></b><x><b><c/></b></x></a><a><b><c k="1"/></b><d/></a><z><a><b><c k="1"/></b></a></z></doc>"#
+        );
+        let doc = Document::parse(xml.as_bytes(), &Limits::default()).unwrap();
+        assert!(doc.len() > 300, "the root's subtree is large");
+        let ids: Vec<String> = set.check(&doc).into_iter().map(|f| f.rule).collect();
+        assert!(ids.is_empty(), "{ids:?}");
+    }
+
     #[test]
     fn embedded_rule_sets_load_completely() {
         assert_eq!(RuleSet::en16931().schema.asserts().count(), 979);

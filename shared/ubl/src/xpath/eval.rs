@@ -47,6 +47,12 @@ pub struct Evaluator<'b, 'd> {
     kept_other: Vec<XResult<Seq<'d>>>,
 }
 
+/// The element names of a path's steps, top first.
+type Names = smallvec::SmallVec<[NameId; 8]>;
+
+/// Subtrees larger than this are searched upward from the name index rather than walked down.
+const UPWARD_FROM: u32 = 256;
+
 /// Atomized values; most comparisons atomize one or two, which stay inline (no allocation).
 pub type Atomics<'d> = smallvec::SmallVec<[Atomic<'d>; 2]>;
 
@@ -590,10 +596,8 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         if self.names_absent_name(steps) && f.item.is_node() {
             return Ok(Seq::new());
         }
-        if start == PathStart::Root && f.item.is_node() {
-            if let Some(names) = self.upward_names(steps) {
-                return self.path_upward(steps, &names);
-            }
+        if let Some((origin, names, first_descendant)) = self.upward_plan(start, steps, f, false) {
+            return self.path_upward(origin, steps, &names, first_descendant, false);
         }
         let mut current: Seq<'d> = match start {
             PathStart::Root => {
@@ -614,26 +618,53 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         Ok(current)
     }
 
-    /// The element names of a path `descendant::a/b/…/z` that [`Self::path_upward`] can answer:
-    /// named child steps after the first, predicates that cannot see position, and predicates
-    /// before the last step only in pattern mode (where an error is a non-match, so testing them
-    /// on fewer nodes cannot hide one).
-    fn upward_names(&self, steps: &[Step]) -> Option<smallvec::SmallVec<[NameId; 8]>> {
+    /// When [`Self::path_upward`] answers a path: from the root always, from an element when its
+    /// subtree is large (a small one is quicker to walk down). Gives the origin, the step names
+    /// and whether the first step is `descendant::`.
+    fn upward_plan(
+        &self,
+        start: PathStart,
+        steps: &[Step],
+        f: &Focus<'d>,
+        exists: bool,
+    ) -> Option<(NodeId, Names, bool)> {
+        let Item::Node(context) = f.item else { return None };
+        let origin = match start {
+            PathStart::Root => NodeId::DOCUMENT,
+            PathStart::Context if self.bound.doc.descendants_end(context).0 - context.0 > UPWARD_FROM => {
+                context
+            }
+            PathStart::Context => return None,
+        };
+        let (names, first_descendant) = self.upward_names(steps, exists)?;
+        Some((origin, names, first_descendant))
+    }
+
+    /// The element names of a path `a/b/…/z` (or `descendant::a/b/…/z`) that
+    /// [`Self::path_upward`] can answer: named child steps after the first, predicates that
+    /// cannot see position, and predicates before the last step only in pattern mode (where an
+    /// error is a non-match, so testing them on fewer nodes cannot hide one). For an existence
+    /// test no predicate at all: it stops at the first node, where walking down would have tested
+    /// the predicates of that node's siblings too.
+    fn upward_names(&self, steps: &[Step], exists: bool) -> Option<(Names, bool)> {
         if steps.len() < 2 {
             return None;
         }
-        let mut names = smallvec::SmallVec::new();
+        let mut names = Names::new();
+        let mut first_descendant = false;
         for (i, step) in steps.iter().enumerate() {
             let Step::Axis { axis, test: NodeTest::Name(NameTest::Exact(name)), preds } = step else {
                 return None;
             };
-            let expected = if i == 0 { Axis::Descendant } else { Axis::Child };
-            if *axis != expected {
-                return None;
+            match axis {
+                Axis::Child => {}
+                Axis::Descendant if i == 0 => first_descendant = true,
+                _ => return None,
             }
             if !preds.is_empty() {
                 let last = i + 1 == steps.len();
-                if !(last || self.pattern_mode)
+                if exists
+                    || !(last || self.pattern_mode)
                     || preds.iter().any(|p| p.may_be_positional() || super::ast::contains_position(p))
                 {
                     return None;
@@ -641,20 +672,29 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             }
             names.push(*name);
         }
-        Some(names)
+        Some((names, first_descendant))
     }
 
-    /// `/descendant::a/b/…/z` from the root, as an XSLT match pattern is tested: each element named
-    /// `z` (from the name index, in document order) is kept when its ancestors carry the names of
-    /// the steps before, then the predicates hold from the top step down. No intermediate
-    /// sequence is built, and only the chains that can match are looked at.
-    fn path_upward(&mut self, steps: &'d [Step], names: &[NameId]) -> XResult<Seq<'d>> {
+    /// `a/b/…/z` from `origin`, as an XSLT match pattern is tested: each element named `z` below
+    /// `origin` (from the name index, in document order) is kept when its ancestors carry the
+    /// names of the steps before, the topmost sits where the first step looks (a child of
+    /// `origin`, or any descendant), then the predicates hold from the top step down. No
+    /// intermediate sequence is built, and only the chains that can match are looked at. With
+    /// `first_only`, stops at the first node kept.
+    fn path_upward(
+        &mut self,
+        origin: NodeId,
+        steps: &'d [Step],
+        names: &[NameId],
+        first_descendant: bool,
+        first_only: bool,
+    ) -> XResult<Seq<'d>> {
         let bound = self.bound;
         let doc = bound.doc;
         let last = names.len() - 1;
         let mut out = Seq::new();
         let mut chain: smallvec::SmallVec<[NodeId; 8]> = smallvec::SmallVec::new();
-        'candidates: for &n in bound.descendants_named(NodeId::DOCUMENT, names[last]) {
+        'candidates: for &n in bound.descendants_named(origin, names[last]) {
             chain.clear();
             chain.push(n);
             let mut current = n;
@@ -667,6 +707,11 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                     _ => continue 'candidates,
                 }
             }
+            let placed =
+                if first_descendant { current > origin } else { doc.parent(current) == Some(origin) };
+            if !placed {
+                continue;
+            }
             // `chain` runs from `z` up to `a`; the steps from `a` down to `z`.
             for (step, node) in steps.iter().zip(chain.iter().rev()) {
                 let Step::Axis { preds, .. } = step else { continue };
@@ -675,6 +720,9 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 }
             }
             out.push(Item::Node(n));
+            if first_only {
+                break;
+            }
         }
         Ok(out)
     }
@@ -719,6 +767,9 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     fn path_exists(&mut self, start: PathStart, steps: &'d [Step], f: &Focus<'d>) -> XResult<bool> {
         if self.names_absent_name(steps) && f.item.is_node() {
             return Ok(false);
+        }
+        if let Some((origin, names, first_descendant)) = self.upward_plan(start, steps, f, true) {
+            return Ok(!self.path_upward(origin, steps, &names, first_descendant, true)?.is_empty());
         }
         let origin = match start {
             PathStart::Root => {
