@@ -57,7 +57,8 @@ const UPWARD_FROM: u32 = 256;
 pub type Atomics<'d> = smallvec::SmallVec<[Atomic<'d>; 2]>;
 
 /// A kept node value, small enough to keep one per element of a large invoice: the common
-/// results inline (a boolean, nothing, a string of the document), anything else by index.
+/// results inline (a boolean, nothing, a string of the document, a number), anything else by
+/// index.
 #[derive(Debug, Clone, Copy)]
 enum Kept<'d> {
     Unknown,
@@ -65,6 +66,8 @@ enum Kept<'d> {
     Empty,
     Untyped(&'d str),
     Str(&'d str),
+    Int(i64),
+    Dec(rust_decimal::Decimal),
     Other(u32),
 }
 
@@ -113,6 +116,8 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Kept::Empty => return Ok(Seq::new()),
             Kept::Untyped(s) => return Ok(one(Atomic::Untyped(Cow::Borrowed(s)))),
             Kept::Str(s) => return Ok(one(Atomic::Str(Cow::Borrowed(s)))),
+            Kept::Int(i) => return Ok(one(Atomic::Int(i))),
+            Kept::Dec(d) => return Ok(one(Atomic::Dec(d))),
             Kept::Other(i) => return self.kept_other[i as usize].clone(),
         }
         let v = self.eval(e, f);
@@ -122,6 +127,8 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 [Item::Atomic(Atomic::Bool(b))] => Kept::Bool(*b),
                 [Item::Atomic(Atomic::Untyped(Cow::Borrowed(s)))] => Kept::Untyped(s),
                 [Item::Atomic(Atomic::Str(Cow::Borrowed(s)))] => Kept::Str(s),
+                [Item::Atomic(Atomic::Int(i))] => Kept::Int(*i),
+                [Item::Atomic(Atomic::Dec(d))] => Kept::Dec(*d),
                 _ => self.keep_other(v.clone()),
             },
             Err(_) => self.keep_other(v.clone()),
