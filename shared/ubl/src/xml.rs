@@ -484,26 +484,16 @@ struct Builder {
 
 impl Builder {
     fn new(text: &str) -> Builder {
-        // Every element starts at a `<` and every text node ends at one, so there are at most two
-        // nodes per `<`; every attribute has its `=`. Room that is never filled is never touched,
-        // so it costs address space, not memory, and the arrays are never copied to grow.
-        let (mut lt, mut eq) = (0usize, 0usize);
-        // Byte counters over chunks that cannot overflow them: the compiler makes this SIMD.
-        for chunk in text.as_bytes().chunks(255) {
-            let (mut l, mut e) = (0u8, 0u8);
-            for &b in chunk {
-                l += u8::from(b == b'<');
-                e += u8::from(b == b'=');
-            }
-            lt += usize::from(l);
-            eq += usize::from(e);
-        }
-        let mut nodes = Vec::with_capacity(2 * lt + 1);
+        // From the size: a pretty-printed UBL file has a node per 20 bytes and an attribute per
+        // 250; the buffer holds less than the file but for odd ones. Room that is never filled is
+        // never touched, so it costs address space, not memory, and for invoices the arrays are
+        // not copied to grow (counting `<` first cost as much as reading the names).
+        let mut nodes = Vec::with_capacity(text.len() / 12 + 2);
         nodes.push(Node { parent: NONE, a: 1, name: DOC, b: 0 });
         Builder {
             doc: Document {
                 nodes,
-                attrs: Vec::with_capacity(eq),
+                attrs: Vec::with_capacity(text.len() / 64),
                 buf: String::with_capacity(text.len()),
                 names: Vec::new(),
                 qnames: Vec::new(),
@@ -591,6 +581,18 @@ impl Builder {
         }
         let span = self.text_span(s);
         self.doc.nodes.push(Node { parent, a: span.start, name: TEXT, b: span.len });
+    }
+
+    /// Appends `s`, an indentation run of `kind` (see [`indentation`]), as [`Builder::text`] does.
+    fn indentation(&mut self, s: &str, kind: usize) {
+        let parent = *self.stack.last().unwrap_or(&0);
+        let prev = self.doc.nodes[self.doc.nodes.len() - 1];
+        let slot = self.indents[kind][s.len() - 1];
+        if self.stack.len() == 1 || (prev.name == TEXT && prev.parent == parent) || slot == NONE {
+            self.text(s);
+            return;
+        }
+        self.doc.nodes.push(Node { parent, a: slot, name: TEXT, b: s.len() as u32 });
     }
 
     /// Where new text goes: a stored indentation run if it is one, else appended.
@@ -798,6 +800,30 @@ const TEXT_BYTE: [u8; 256] = {
     t
 };
 
+/// The `<` after an indentation run at `pos` ("\n" then spaces, or tabs: most text nodes of a
+/// pretty-printed file) and its kind (0 spaces, 1 tabs), if there is one.
+fn indentation(bytes: &[u8], pos: usize) -> Option<(usize, usize)> {
+    if bytes.get(pos) != Some(&b'\n') {
+        return None;
+    }
+    let mut p = pos + 1;
+    let fill = *bytes.get(p)?;
+    let kind = match fill {
+        b' ' => 0,
+        b'\t' => 1,
+        b'<' => return Some((p, 0)),
+        _ => return None,
+    };
+    // Eight at a time: one 64-bit comparison.
+    while bytes.get(p..p + 8).is_some_and(|run| run == [fill; 8]) {
+        p += 8;
+    }
+    while bytes.get(p) == Some(&fill) {
+        p += 1;
+    }
+    (bytes.get(p) == Some(&b'<') && p - pos <= INDENT_MAX).then_some((p, kind))
+}
+
 /// Where the text at `pos` ends (the next `<`, or the end) and whether it has a `&` or a carriage
 /// return. Most text is short (indentation, a code, an amount): a plain loop finds its end faster
 /// than a SIMD search is set up; long text (an embedded attachment) goes to the search.
@@ -895,10 +921,19 @@ impl<'a> Fast<'a> {
         let mut pos = self.prolog()?;
         let mut root_seen = false;
         loop {
-            let (lt, special) = text_end(bytes, pos);
-            if lt > pos {
-                self.text(pos, lt, special)?;
-            }
+            let lt = match indentation(bytes, pos) {
+                Some((lt, kind)) if !self.open.is_empty() => {
+                    self.b.indentation(self.text.get(pos..lt)?, kind);
+                    lt
+                }
+                _ => {
+                    let (lt, special) = text_end(bytes, pos);
+                    if lt > pos {
+                        self.text(pos, lt, special)?;
+                    }
+                    lt
+                }
+            };
             if lt == bytes.len() {
                 break;
             }
