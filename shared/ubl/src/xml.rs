@@ -899,6 +899,8 @@ struct Fast<'a> {
     attr_names: FxHashMap<&'a str, u32>,
     /// The attributes of the start tag being read: name as written, raw value.
     tag: Vec<(&'a str, &'a str)>,
+    /// Text being normalised.
+    scratch: String,
 }
 
 impl<'a> Fast<'a> {
@@ -913,6 +915,7 @@ impl<'a> Fast<'a> {
             element_names: FxHashMap::default(),
             attr_names: FxHashMap::default(),
             tag: Vec::new(),
+            scratch: String::new(),
         }
     }
 
@@ -992,14 +995,17 @@ impl<'a> Fast<'a> {
     }
 
     /// Text with a reference (when `refs`) or a carriage return at `i`: line ends become `\n`
-    /// (XML 1.0 § 2.11) and references their character, piece by piece.
+    /// (XML 1.0 § 2.11) and references their character. Built whole first, so that indentation
+    /// of a file with CR LF line ends is still stored once.
     fn normalised(&mut self, s: &str, mut i: usize, refs: bool) -> Option<()> {
         let bytes = s.as_bytes();
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
         let mut from = 0;
         loop {
-            self.b.text(s.get(from..i)?);
+            out.push_str(s.get(from..i)?);
             if bytes[i] == b'\r' {
-                self.b.text("\n");
+                out.push('\n');
                 from = if bytes.get(i + 1) == Some(&b'\n') { i + 2 } else { i + 1 };
             } else {
                 // A reference runs to the next `;`; a lone `&` is the general reader's to refuse.
@@ -1007,9 +1013,7 @@ impl<'a> Fast<'a> {
                 if bytes[semi] != b';' {
                     return None;
                 }
-                let ch = reference(s.get(i + 1..semi)?)?;
-                let mut tmp = [0u8; 4];
-                self.b.text(ch.encode_utf8(&mut tmp));
+                out.push(reference(s.get(i + 1..semi)?)?);
                 from = semi + 1;
             }
             let next =
@@ -1017,7 +1021,9 @@ impl<'a> Fast<'a> {
             match next {
                 Some(j) => i = from + j,
                 None => {
-                    self.b.text(s.get(from..)?);
+                    out.push_str(s.get(from..)?);
+                    self.b.text(&out);
+                    self.scratch = out;
                     return Some(());
                 }
             }
@@ -1450,6 +1456,18 @@ mod tests {
         // Indentation shared between nodes still grows on its own when a reference follows it.
         let last = doc.children(root).last().unwrap();
         assert_eq!(doc.text_content(last), "\n  \n  &\n");
+    }
+
+    #[test]
+    fn indentation_with_crlf_line_ends_is_stored_once() {
+        let lines = "\r\n  <b>x</b>".repeat(50);
+        let s = format!("<a>{lines}\r\n</a>");
+        assert!(check_same(&s));
+        let doc = parse(&s).unwrap();
+        assert_eq!(doc.text_content(NodeId(2)), "\n  ");
+        assert_eq!(doc.string_value(doc.root()), "\n  x".repeat(50) + "\n");
+        // "\n  ", "\n", the name `a` and `b`, fifty `x`.
+        assert_eq!(doc.buf.len(), 3 + 1 + 1 + 1 + 50);
     }
 
     #[test]
