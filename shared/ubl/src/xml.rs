@@ -891,6 +891,7 @@ struct Fast<'a> {
     open: Vec<(u32, &'a str, usize)>,
     /// Namespace bindings in scope, innermost last: prefix ("" for the default), namespace.
     bindings: Vec<(&'a str, &'a str)>,
+    /// Elements so far that declared bindings (each starts the name caches over).
     binding_changes: usize,
     /// Element names as written → (name index, own qualified-name span when not the name's first),
     /// valid while the bindings stay as they are.
@@ -1149,6 +1150,7 @@ impl<'a> Fast<'a> {
         if self.open.len() + 1 > self.max_depth || self.open.len() + 1 >= usize::from(u16::MAX) {
             return None;
         }
+        // Duplicates are looked for pair by pair: a tag with many attributes is left to quick-xml.
         if tag.len() > 32 {
             return None;
         }
