@@ -9,10 +9,6 @@
 
 pub mod generate;
 
-// As the `ledgerpost` command: the figures are the local command's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -11,10 +11,6 @@ use ledgerpost_cli::{demo, pipeline, validate};
 use ledgerpost_ubl::rules::Ruleset;
 use ledgerpost_ubl::xml::Limits;
 
-// Validation and the pipeline allocate many small values; mimalloc serves them faster.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "ledgerpost",

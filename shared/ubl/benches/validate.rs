@@ -1,10 +1,6 @@
 //! Parse + validate benchmark over the corpus: prints mean and median ms per file and MB/s.
 //! `cargo bench -p ledgerpost-ubl --bench validate` (set LEDGERPOST_CORPUS to use another folder).
 
-// The allocator of the `ledgerpost` command, which runs this validation.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -1,9 +1,6 @@
 //! Parses a file, or every `.xml` file of a folder, N times without validating, to measure and
 //! profile the XML reader alone (callgrind, heap profilers): `parse FILE|FOLDER [N]`. Files that
 //! are not readable XML are counted, not skipped silently.
-// The allocator of the `ledgerpost` command and the benchmarks, so counts match what they see.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use ledgerpost_ubl::xml::{Document, Limits};
 
