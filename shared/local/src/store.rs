@@ -77,22 +77,9 @@ impl SqliteStore {
     fn put_if_absent_sync(&self, item: &Item) -> Result<u64, StoreError> {
         item.check()?;
         let body = body_text(item)?;
-        let [g1p, g1s, g2p, g2s, g3p, g3s] = index_columns(&item.indexes);
         let changed = self
             .db
-            .with(|c| {
-                c.prepare_cached(INSERT_IF_ABSENT_SQL)?.execute(params![
-                    item.key.pk,
-                    item.key.sk,
-                    body,
-                    g1p,
-                    g1s,
-                    g2p,
-                    g2s,
-                    g3p,
-                    g3s
-                ])
-            })
+            .with(|c| insert(c, INSERT_IF_ABSENT_SQL, item, &body))
             .map_err(sql_error(format!("put {}", item.key)))?;
         if changed == 0 {
             return Err(StoreError::ConditionFailed { key: item.key.clone(), op: None });
@@ -199,7 +186,7 @@ impl SqliteStore {
             for (op, body) in ops.iter().zip(&bodies) {
                 let body = body.as_deref().unwrap_or_default();
                 match op {
-                    TransactOp::Put(item) => insert(&tx, item, body).map(drop),
+                    TransactOp::Put(item) => insert(&tx, INSERT_SQL, item, body).map(drop),
                     TransactOp::Update { item, version } => {
                         update(&tx, item, body, sql_version(*version).unwrap_or_default()).map(drop)
                     }
@@ -254,19 +241,10 @@ fn query_sql(index: Option<Index>, query: &KeyQuery) -> Result<(String, Vec<SqlV
     Ok((sql, args))
 }
 
-fn insert(c: &Connection, item: &Item, body: &str) -> rusqlite::Result<usize> {
+/// Writes an item with `sql`: a plain insert, or one that does nothing when the key exists.
+fn insert(c: &Connection, sql: &str, item: &Item, body: &str) -> rusqlite::Result<usize> {
     let [g1p, g1s, g2p, g2s, g3p, g3s] = index_columns(&item.indexes);
-    c.prepare_cached(INSERT_SQL)?.execute(params![
-        item.key.pk,
-        item.key.sk,
-        body,
-        g1p,
-        g1s,
-        g2p,
-        g2s,
-        g3p,
-        g3s
-    ])
+    c.prepare_cached(sql)?.execute(params![item.key.pk, item.key.sk, body, g1p, g1s, g2p, g2s, g3p, g3s])
 }
 
 /// Replaces the item if its version is `expected`; the number of rows changed (0 or 1).
