@@ -44,7 +44,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use ledgerpost_ports::store::{check_key, check_transaction};
 use ledgerpost_ports::{
-    Cursor, Expect, Index, IndexKey, IndexKeys, Item, ItemKey, KeyQuery, QueryPage, Store, StoreError,
+    Body, Cursor, Expect, Index, IndexKey, IndexKeys, Item, ItemKey, KeyQuery, QueryPage, Store, StoreError,
     StoredItem, TransactOp,
 };
 
@@ -185,12 +185,9 @@ fn key_attributes(key: &ItemKey) -> Attributes {
 /// The attributes of `item` at `version`, after the checks every adapter makes.
 fn item_attributes(item: &Item, version: u64) -> Result<Attributes, StoreError> {
     item.check()?;
-    let body = serde_json::to_string(&item.body).map_err(|err| {
-        StoreError::backend(format!("item {}: the body cannot be written as JSON", item.key), err)
-    })?;
     let mut attributes = key_attributes(&item.key);
     attributes.insert(VERSION.to_owned(), number(version));
-    attributes.insert(BODY.to_owned(), AttributeValue::S(body));
+    attributes.insert(BODY.to_owned(), AttributeValue::S(item.body.as_str().to_owned()));
     for (index, key) in item.indexes.iter() {
         let (pk_attr, sk_attr) = index.attributes();
         attributes.insert(pk_attr.to_owned(), AttributeValue::S(key.pk.clone()));
@@ -216,8 +213,7 @@ fn stored_item(attributes: &Attributes) -> Result<StoredItem, StoreError> {
     }
     .ok_or_else(|| unreadable(format!("item {key} has no usable version")))?;
     let body = text(BODY).ok_or_else(|| unreadable(format!("item {key} has no string body")))?;
-    let body = serde_json::from_str(&body)
-        .map_err(|err| StoreError::backend(format!("item {key} has a body that is not JSON"), err))?;
+    let body = Body::from_stored(body);
     let mut indexes = IndexKeys::default();
     for index in Index::ALL {
         let (pk_attr, sk_attr) = index.attributes();

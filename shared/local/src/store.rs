@@ -14,7 +14,7 @@
 use async_trait::async_trait;
 use ledgerpost_ports::store::{check_key, check_transaction};
 use ledgerpost_ports::{
-    Cursor, Expect, Index, IndexKey, IndexKeys, Item, ItemKey, KeyQuery, QueryPage, Store, StoreError,
+    Body, Cursor, Expect, Index, IndexKey, IndexKeys, Item, ItemKey, KeyQuery, QueryPage, Store, StoreError,
     StoredItem, TransactOp,
 };
 use rusqlite::types::Value as SqlValue;
@@ -76,10 +76,9 @@ impl SqliteStore {
 
     fn put_if_absent_sync(&self, item: &Item) -> Result<u64, StoreError> {
         item.check()?;
-        let body = body_text(item)?;
         let changed = self
             .db
-            .with(|c| insert(c, INSERT_IF_ABSENT_SQL, item, &body))
+            .with(|c| insert(c, INSERT_IF_ABSENT_SQL, item))
             .map_err(sql_error(format!("put {}", item.key)))?;
         if changed == 0 {
             return Err(StoreError::ConditionFailed { key: item.key.clone(), op: None });
@@ -96,11 +95,8 @@ impl SqliteStore {
         else {
             return Err(condition_failed());
         };
-        let body = body_text(item)?;
-        let changed = self
-            .db
-            .with(|c| update(c, item, &body, expected))
-            .map_err(sql_error(format!("update {}", item.key)))?;
+        let changed =
+            self.db.with(|c| update(c, item, expected)).map_err(sql_error(format!("update {}", item.key)))?;
         if changed == 0 {
             return Err(condition_failed());
         }
@@ -148,13 +144,6 @@ impl SqliteStore {
 
     fn transact_sync(&self, ops: &[TransactOp]) -> Result<(), StoreError> {
         check_transaction(ops)?;
-        let bodies = ops
-            .iter()
-            .map(|op| match op {
-                TransactOp::Put(item) | TransactOp::Update { item, .. } => body_text(item).map(Some),
-                _ => Ok(None),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         self.db.with(|c| {
             let failed = sql_error(format!("transaction of {} operations", ops.len()));
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&failed)?;
@@ -183,12 +172,11 @@ impl SqliteStore {
                     return Err(StoreError::ConditionFailed { key: key.clone(), op: Some(i) });
                 }
             }
-            for (op, body) in ops.iter().zip(&bodies) {
-                let body = body.as_deref().unwrap_or_default();
+            for op in ops {
                 match op {
-                    TransactOp::Put(item) => insert(&tx, INSERT_SQL, item, body).map(drop),
+                    TransactOp::Put(item) => insert(&tx, INSERT_SQL, item).map(drop),
                     TransactOp::Update { item, version } => {
-                        update(&tx, item, body, sql_version(*version).unwrap_or_default()).map(drop)
+                        update(&tx, item, sql_version(*version).unwrap_or_default()).map(drop)
                     }
                     TransactOp::Delete { key, .. } => tx
                         .prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
@@ -242,18 +230,28 @@ fn query_sql(index: Option<Index>, query: &KeyQuery) -> Result<(String, Vec<SqlV
 }
 
 /// Writes an item with `sql`: a plain insert, or one that does nothing when the key exists.
-fn insert(c: &Connection, sql: &str, item: &Item, body: &str) -> rusqlite::Result<usize> {
+fn insert(c: &Connection, sql: &str, item: &Item) -> rusqlite::Result<usize> {
     let [g1p, g1s, g2p, g2s, g3p, g3s] = index_columns(&item.indexes);
-    c.prepare_cached(sql)?.execute(params![item.key.pk, item.key.sk, body, g1p, g1s, g2p, g2s, g3p, g3s])
+    c.prepare_cached(sql)?.execute(params![
+        item.key.pk,
+        item.key.sk,
+        item.body.as_str(),
+        g1p,
+        g1s,
+        g2p,
+        g2s,
+        g3p,
+        g3s
+    ])
 }
 
 /// Replaces the item if its version is `expected`; the number of rows changed (0 or 1).
-fn update(c: &Connection, item: &Item, body: &str, expected: i64) -> rusqlite::Result<usize> {
+fn update(c: &Connection, item: &Item, expected: i64) -> rusqlite::Result<usize> {
     let [g1p, g1s, g2p, g2s, g3p, g3s] = index_columns(&item.indexes);
     c.prepare_cached(UPDATE_SQL)?.execute(params![
         item.key.pk,
         item.key.sk,
-        body,
+        item.body.as_str(),
         g1p,
         g1s,
         g2p,
@@ -274,12 +272,6 @@ fn index_columns(indexes: &IndexKeys) -> [Option<&str>; 6] {
     [g1p, g1s, g2p, g2s, g3p, g3s]
 }
 
-fn body_text(item: &Item) -> Result<String, StoreError> {
-    serde_json::to_string(&item.body).map_err(|err| {
-        StoreError::invalid(format!("item {}: the body cannot be written as JSON: {err}", item.key))
-    })
-}
-
 /// A version as SQLite stores it; `None` for versions no item can have.
 fn sql_version(version: u64) -> Option<i64> {
     i64::try_from(version).ok()
@@ -295,7 +287,7 @@ fn sql_error(context: String) -> impl Fn(rusqlite::Error) -> StoreError {
     }
 }
 
-/// A row as read, before its body is parsed.
+/// A row as read.
 struct RawRow {
     pk: String,
     sk: String,
@@ -317,8 +309,7 @@ impl RawRow {
 
     fn into_stored(self) -> Result<StoredItem, StoreError> {
         let key = ItemKey::new(self.pk, self.sk);
-        let body = serde_json::from_str(&self.body)
-            .map_err(|err| StoreError::backend(format!("item {key} holds a body that is not JSON"), err))?;
+        let body = Body::from_stored(self.body);
         let version = u64::try_from(self.version).map_err(|err| {
             StoreError::backend(format!("item {key} holds the negative version {}", self.version), err)
         })?;
@@ -442,7 +433,7 @@ mod tests {
         let stale = store.put_if_version(item("INV#1", "META", json!({"status": "x"})), 1).await;
         assert!(stale.unwrap_err().is_condition_failed());
         let stored = store.get(&key).await.unwrap().unwrap();
-        assert_eq!((stored.version, stored.item.body), (2, json!({"status": "matched"})));
+        assert_eq!((stored.version, stored.item.body.to_value().unwrap()), (2, json!({"status": "matched"})));
 
         // Updating or deleting what is not there fails the condition too.
         let missing = store.put_if_version(item("INV#2", "META", json!({})), 1).await;
@@ -500,7 +491,7 @@ mod tests {
                     for _ in 0..25 {
                         loop {
                             let current = store.get_sync(&ItemKey::new("COUNTER", "C")).unwrap().unwrap();
-                            let n = current.item.body["n"].as_u64().unwrap();
+                            let n = current.item.body.to_value().unwrap()["n"].as_u64().unwrap();
                             let next = item("COUNTER", "C", json!({"n": n + 1}));
                             match store.put_if_version_sync(&next, current.version) {
                                 Ok(_) => break,
@@ -515,7 +506,7 @@ mod tests {
         handles.into_iter().for_each(|h| h.join().unwrap());
         // THEN no increment is lost
         let stored = store.get_sync(&ItemKey::new("COUNTER", "C")).unwrap().unwrap();
-        assert_eq!(stored.item.body["n"], 100);
+        assert_eq!(stored.item.body.to_value().unwrap()["n"], 100);
         assert_eq!(stored.version, 101);
     }
 
@@ -545,7 +536,10 @@ mod tests {
         }
         assert_eq!(store.get(&ItemKey::new("JE#1", "META")).await.unwrap(), None);
         let invoice = store.get(&ItemKey::new("INV#1", "META")).await.unwrap().unwrap();
-        assert_eq!((invoice.version, invoice.item.body["status"].as_str()), (1, Some("to journal")));
+        assert_eq!(
+            (invoice.version, invoice.item.body.to_value().unwrap()["status"].as_str()),
+            (1, Some("to journal"))
+        );
         let obligation = store.get(&ItemKey::new("OBL#9", "META")).await.unwrap().unwrap();
         assert_eq!(obligation.version, 1);
 
@@ -562,7 +556,7 @@ mod tests {
         assert_eq!(store.get(&ItemKey::new("JE#1", "META")).await.unwrap().unwrap().version, 1);
         assert_eq!(store.get(&ItemKey::new("INV#1", "META")).await.unwrap().unwrap().version, 2);
         assert_eq!(
-            store.get(&ItemKey::new("OBL#9", "META")).await.unwrap().unwrap().item.body["open"],
+            store.get(&ItemKey::new("OBL#9", "META")).await.unwrap().unwrap().item.body.to_value().unwrap()["open"],
             "0.00"
         );
         assert_eq!(store.get(&ItemKey::new("ADMIN#1", "LOCK")).await.unwrap(), None);
@@ -692,7 +686,7 @@ mod tests {
         // Just under the limit is fine.
         let mut fits = item("INV#1", "LINES#1", json!({ "text": "" }));
         let room = MAX_ITEM_BYTES - fits.size_bytes();
-        fits.body = json!({ "text": "x".repeat(room) });
+        fits.body = json!({ "text": "x".repeat(room) }).into();
         assert_eq!(fits.size_bytes(), MAX_ITEM_BYTES);
         store.put_if_absent(fits).await.unwrap();
     }

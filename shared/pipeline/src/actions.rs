@@ -13,7 +13,6 @@ use ledgerpost_domain::masterdata::{self, Coding, ConsumePlan, ObligationKey, Re
 use ledgerpost_domain::matching::{Approval, InvoiceMatching, InvoiceStatus, MatchContext};
 use ledgerpost_ports::{ObjectKey, TransactOp};
 use ledgerpost_ubl::model::Invoice;
-use serde_json::Value;
 
 use crate::error::StageError;
 use crate::messages::InvoiceMessage;
@@ -221,10 +220,8 @@ impl Pipeline {
             Some(reason) => manual::reject(&state, reason)?,
         };
         let mut next = record.clone();
-        let mut header = crate::repository::to_body(&next_state)?;
-        if let Value::Object(map) = &mut header {
-            map.remove("lines");
-        }
+        let mut header = crate::repository::to_value(&next_state)?;
+        crate::repository::take_lines(&mut header);
         let stored = record
             .matching
             .clone()

@@ -20,7 +20,6 @@ use ledgerpost_domain::masterdata::{ApplyError, ConsumePlan};
 use ledgerpost_domain::matching::{Approval, InvoiceStatus};
 use ledgerpost_ports::{StoreError, TransactOp};
 use rust_decimal::Decimal;
-use serde_json::Value;
 
 use crate::error::StageError;
 use crate::messages::InvoiceMessage;
@@ -132,10 +131,8 @@ impl Pipeline {
                     what: format!("invoice {} has no matching state", record.id),
                     source: None,
                 })?;
-                let mut header = crate::repository::to_body(&done.state)?;
-                if let Value::Object(map) = &mut header {
-                    map.remove("lines");
-                }
+                let mut header = crate::repository::to_value(&done.state)?;
+                crate::repository::take_lines(&mut header);
                 next.matching = Some(StoredMatching { state: header, ..stored });
                 done.entry
             }

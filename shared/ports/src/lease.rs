@@ -116,7 +116,7 @@ struct LeaseBody {
 }
 
 fn read_body(stored: &StoredItem) -> Result<LeaseBody, LeaseError> {
-    serde_json::from_value(stored.item.body.clone()).map_err(|err| {
+    stored.item.body.read().map_err(|err| {
         let source: BoxError = Box::new(err);
         LeaseError::Store(StoreError::Backend {
             context: format!("lease item {} is unreadable", stored.item.key),

@@ -44,8 +44,8 @@ pub use lease::{Lease, LeaseError, LeaseGrant, StoreLease};
 pub use mailer::{EnvelopeAddress, InvalidAddress, MailError, MailMessageId, Mailer, OutgoingEmail};
 pub use queue::{MessageId, Queue, QueueError, ReceiptHandle, ReceivedMessage};
 pub use store::{
-    Expect, Index, IndexKey, IndexKeys, Item, ItemKey, KeyQuery, QueryPage, Store, StoreError, StoredItem,
-    TransactOp,
+    Body, Expect, Index, IndexKey, IndexKeys, Item, ItemKey, KeyQuery, QueryPage, Store, StoreError,
+    StoredItem, TransactOp,
 };
 
 /// A backend's own error (an SDK error, an I/O error, a SQLite error), kept as the source of a

@@ -17,12 +17,18 @@
 //! same way by every adapter; a larger item is refused with [`StoreError::ItemTooLarge`] and the
 //! caller splits it (e.g. the lines of a very large invoice into several items).
 //!
-//! The DynamoDB adapter is expected to keep the body as one string attribute holding the JSON
-//! text (so the size is what [`Item::size_bytes`] says and numbers keep their exact text), and to
-//! name the attributes `pk`, `sk`, `version`, `body`, `gsi1pk`, `gsi1sk`, … with the indexes
+//! Bodies: a [`Body`] is one JSON value as compact text, written once by the caller's serializer
+//! and read once into the caller's type. Adapters store and return the text as it is: DynamoDB
+//! keeps it as one string attribute (so the size is what [`Item::size_bytes`] says and numbers keep
+//! their exact text), SQLite as one text column. Nothing between caller and table builds a
+//! `serde_json::Value`: that tree cost more than everything else an item goes through.
+//!
+//! The DynamoDB adapter is expected to name the attributes `pk`, `sk`, `version`, `body`, `gsi1pk`, `gsi1sk`, … with the indexes
 //! called `gsi1`, `gsi2`, `gsi3`.
 
 use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::{BoxError, Cursor, Retryable};
@@ -137,17 +143,77 @@ impl IndexKeys {
     }
 }
 
+/// An item's body: one JSON value as compact text.
+///
+/// Made by serializing a value ([`Body::of`], or from a `serde_json::Value`), read by
+/// deserializing it ([`Body::read`]). Equality is equality of the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Body(String);
+
+impl Body {
+    /// The compact JSON text of `value`.
+    pub fn of<T: Serialize + ?Sized>(value: &T) -> Result<Body, serde_json::Error> {
+        serde_json::to_string(value).map(Body)
+    }
+
+    /// The text an adapter read back from its table, as it was written. It is not checked here:
+    /// a body that is not JSON fails at [`Body::read`], where the caller names the item.
+    pub fn from_stored(text: String) -> Body {
+        Body(text)
+    }
+
+    /// The body as a value of `T`.
+    pub fn read<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+
+    /// The body as a JSON tree, for callers that look at it without a type (tests, tools).
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        self.read()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Length of the text in bytes, as counted against the item size limit.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl From<Value> for Body {
+    fn from(value: Value) -> Body {
+        // A `Value` always serializes: its map keys are strings.
+        Body(value.to_string())
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An item to write: key, body and index keys. The version is the store's business.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub key: ItemKey,
-    pub body: Value,
+    pub body: Body,
     pub indexes: IndexKeys,
 }
 
 impl Item {
-    pub fn new(key: ItemKey, body: Value) -> Self {
-        Item { key, body, indexes: IndexKeys::default() }
+    pub fn new(key: ItemKey, body: impl Into<Body>) -> Self {
+        Item { key, body: body.into(), indexes: IndexKeys::default() }
     }
 
     /// Puts the item in `index` under `(pk, sk)`.
@@ -161,7 +227,7 @@ impl Item {
     /// DynamoDB's worst case for a number), which is how DynamoDB sizes an item.
     pub fn size_bytes(&self) -> usize {
         let mut size = "pk".len() + self.key.pk.len() + "sk".len() + self.key.sk.len();
-        size += "version".len() + 21 + "body".len() + json_len(&self.body);
+        size += "version".len() + 21 + "body".len() + self.body.len();
         for (index, key) in self.indexes.iter() {
             let (pk_attr, sk_attr) = index.attributes();
             size += pk_attr.len() + key.pk.len() + sk_attr.len() + key.sk.len();
@@ -203,24 +269,6 @@ pub fn check_key(key: &ItemKey) -> Result<(), StoreError> {
         )));
     }
     Ok(())
-}
-
-/// Length of a value's compact JSON text, without building the text.
-fn json_len(value: &Value) -> usize {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    // Writing a `Value` to a writer that never fails cannot fail.
-    let _ = serde_json::to_writer(&mut counter, value);
-    counter.0
 }
 
 /// An item as stored, with its current version.

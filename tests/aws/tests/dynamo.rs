@@ -27,7 +27,7 @@ async fn versions_guard_every_write() {
     let body = json!({"status": "received", "total": "1.50", "rate": 0.1});
     assert_eq!(store.put_if_absent(item("ADM#A#INV#1", "META", body.clone())).await.unwrap(), 1);
     let stored = store.get(&key).await.unwrap().unwrap();
-    assert_eq!((stored.version, &stored.item.body), (1, &body));
+    assert_eq!((stored.version, stored.item.body.to_value().unwrap()), (1, body));
 
     // A second create fails its condition.
     let again = store.put_if_absent(item("ADM#A#INV#1", "META", json!({}))).await.unwrap_err();
@@ -37,7 +37,7 @@ async fn versions_guard_every_write() {
     let update = item("ADM#A#INV#1", "META", json!({"status": "to journal"}));
     assert!(store.put_if_version(update.clone(), 2).await.unwrap_err().is_condition_failed());
     assert_eq!(store.put_if_version(update.clone(), 1).await.unwrap(), 2);
-    assert_eq!(store.get(&key).await.unwrap().unwrap().item.body["status"], "to journal");
+    assert_eq!(store.get(&key).await.unwrap().unwrap().item.body.to_value().unwrap()["status"], "to journal");
     // An update of a missing item fails too (never a blind create).
     let missing = item("ADM#A#INV#2", "META", json!({}));
     assert!(store.put_if_version(missing, 1).await.unwrap_err().is_condition_failed());
@@ -110,7 +110,10 @@ async fn transact_is_all_or_nothing_and_names_the_failing_op() {
     }
     assert_eq!(store.get(&ItemKey::new("JE#1", "META")).await.unwrap(), None);
     let invoice = store.get(&ItemKey::new("INV#1", "META")).await.unwrap().unwrap();
-    assert_eq!((invoice.version, invoice.item.body["status"].as_str()), (1, Some("to journal")));
+    assert_eq!(
+        (invoice.version, invoice.item.body.to_value().unwrap()["status"].as_str()),
+        (1, Some("to journal"))
+    );
     assert_eq!(store.get(&ItemKey::new("OBL#9", "META")).await.unwrap().unwrap().version, 1);
 
     // WHEN the condition holds THEN everything is written at once
@@ -124,7 +127,10 @@ async fn transact_is_all_or_nothing_and_names_the_failing_op() {
     store.transact(ops).await.unwrap();
     assert_eq!(store.get(&ItemKey::new("JE#1", "META")).await.unwrap().unwrap().version, 1);
     assert_eq!(store.get(&ItemKey::new("INV#1", "META")).await.unwrap().unwrap().version, 2);
-    assert_eq!(store.get(&ItemKey::new("OBL#9", "META")).await.unwrap().unwrap().item.body["open"], "0.00");
+    assert_eq!(
+        store.get(&ItemKey::new("OBL#9", "META")).await.unwrap().unwrap().item.body.to_value().unwrap()["open"],
+        "0.00"
+    );
     assert_eq!(store.get(&ItemKey::new("ADMIN#1", "LOCK")).await.unwrap(), None);
 
     // A Put on an existing key (a duplicate guard) fails with its position.
@@ -282,7 +288,7 @@ async fn items_over_400_kb_are_refused_and_just_under_fit_in_dynamodb() {
         "2025-03-01#1",
     );
     let room = MOTO_MAX_ITEM_BYTES - fits.size_bytes();
-    fits.body = json!({ "text": "x".repeat(room) });
+    fits.body = json!({ "text": "x".repeat(room) }).into();
     assert_eq!(fits.size_bytes(), MOTO_MAX_ITEM_BYTES);
     store.put_if_absent(fits.clone()).await.unwrap();
     assert_eq!(store.get(&fits.key).await.unwrap().unwrap().item, fits);

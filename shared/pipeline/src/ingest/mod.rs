@@ -46,8 +46,8 @@ pub use reject::Refusal;
 use crate::error::StageError;
 use crate::messages::InvoiceMessage;
 use crate::repository::{
-    CHUNK_BYTES, FileInfo, FileOutcome, FileRecord, InvoiceRecord, OrderLinePrice, Repository, SendState,
-    Status, StoredAttachment, StoredOrder, split_into_chunks,
+    FileInfo, FileOutcome, FileRecord, InvoiceRecord, OrderLinePrice, Repository, SendState, Status,
+    StoredAttachment, StoredOrder,
 };
 use crate::{Pipeline, queues};
 
@@ -396,6 +396,8 @@ impl Pipeline {
         }
 
         let warnings: Vec<Finding> = report.findings.into_iter().filter(|f| f.flag != Flag::Fatal).collect();
+        // The same lines for every administration the invoice is for.
+        let line_chunks = Repository::line_chunks(&invoice)?;
         for target in &resolved {
             let archive_key = archive_key(&target.administration.id, &invoice, &target.id)?;
             self.ports().bucket.put(&archive_key, bytes.to_vec(), "application/xml").await?;
@@ -426,8 +428,9 @@ impl Pipeline {
                 archive_key,
                 attachments,
                 warnings.clone(),
+                line_chunks.len() as u32,
             )?;
-            if self.repository().create_invoice(&record, &invoice).await? {
+            if self.repository().create_invoice(&record, &line_chunks).await? {
                 tracing::info!(invoice = %target.id, direction = ?target.direction, "invoice stored");
             }
             let queue = match target.direction {
@@ -452,6 +455,7 @@ impl Pipeline {
         archive_key: ObjectKey,
         attachments: Vec<StoredAttachment>,
         warnings: Vec<Finding>,
+        line_chunks: u32,
     ) -> Result<InvoiceRecord, StageError> {
         let mut header = invoice.clone();
         header.lines.clear();
@@ -460,9 +464,6 @@ impl Pipeline {
                 base64.clear();
             }
         }
-        let lines: Vec<serde_json::Value> =
-            invoice.lines.iter().map(crate::repository::to_body).collect::<Result<_, _>>()?;
-        let line_chunks = split_into_chunks(lines, CHUNK_BYTES).len() as u32;
         let counterparty = match target.direction {
             Direction::Purchase => invoice.seller.display_name(),
             Direction::Sales => invoice.buyer.display_name(),

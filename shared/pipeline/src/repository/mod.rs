@@ -54,13 +54,13 @@ use std::sync::Arc;
 
 use ledgerpost_domain::ids::{AdministrationId, InvoiceId, SupplierKey};
 use ledgerpost_domain::matching::InvoiceMatching;
-use ledgerpost_ports::{Index, Item, ItemKey, KeyQuery, Store, StoreError, StoredItem, TransactOp};
+use ledgerpost_ports::{Body, Index, Item, ItemKey, KeyQuery, Store, StoreError, StoredItem, TransactOp};
 use ledgerpost_ubl::model::Invoice;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use chunks::{CHUNK_BYTES, split_into_chunks};
+pub use chunks::{CHUNK_BYTES, chunk_bodies};
 pub use masterdata::{ImportCounts, MasterDataSnapshot, OrderLinePrice, StoreMasterData, StoredOrder};
 pub use records::*;
 
@@ -69,6 +69,17 @@ use crate::error::StageError;
 /// Escapes a key component: `%` → `%25`, `#` → `%23`.
 pub fn esc(component: &str) -> String {
     component.replace('%', "%25").replace('#', "%23")
+}
+
+/// Takes the `lines` out of a record's JSON object (they go to chunk items).
+pub(crate) fn take_lines(value: &mut Value) -> Vec<Value> {
+    match value {
+        Value::Object(map) => match map.remove("lines") {
+            Some(Value::Array(lines)) => lines,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
 }
 
 /// A value read from the store with the version to write on.
@@ -84,13 +95,26 @@ pub struct Repository {
     store: Arc<dyn Store>,
 }
 
-pub(crate) fn to_body<T: Serialize>(value: &T) -> Result<Value, StageError> {
-    serde_json::to_value(value).map_err(|e| StageError::corrupt("a record could not be serialised", e))
+fn unserialisable(e: serde_json::Error) -> StageError {
+    StageError::corrupt("a record could not be serialised", e)
+}
+
+pub(crate) fn to_body<T: Serialize>(value: &T) -> Result<Body, StageError> {
+    Body::of(value).map_err(unserialisable)
+}
+
+/// A record as a JSON tree, for the states kept apart from their lines (matching, entry).
+pub(crate) fn to_value<T: Serialize>(value: &T) -> Result<Value, StageError> {
+    serde_json::to_value(value).map_err(unserialisable)
+}
+
+/// The chunk bodies of `values` (each `{"<field>": [...]}`), see [`chunk_bodies`].
+pub(crate) fn to_chunks<T: Serialize>(field: &str, values: &[T]) -> Result<Vec<Body>, StageError> {
+    chunk_bodies(field, values, CHUNK_BYTES).map_err(unserialisable)
 }
 
 pub(crate) fn from_body<T: DeserializeOwned>(stored: &StoredItem) -> Result<T, StageError> {
-    // From the borrowed value: cloning the body first cost as much as parsing it.
-    T::deserialize(&stored.item.body).map_err(|e| StageError::corrupt(format!("item {}", stored.item.key), e))
+    stored.item.body.read().map_err(|e| StageError::corrupt(format!("item {}", stored.item.key), e))
 }
 
 pub(crate) fn versioned<T: DeserializeOwned>(stored: &StoredItem) -> Result<Versioned<T>, StageError> {
@@ -178,28 +202,29 @@ impl Repository {
         Ok(invoice)
     }
 
+    /// The chunk bodies of an invoice's lines, for [`Repository::create_invoice`] (their count
+    /// goes in the record).
+    pub fn line_chunks(invoice: &Invoice) -> Result<Vec<Body>, StageError> {
+        to_chunks("lines", &invoice.lines)
+    }
+
     /// Writes the line chunks of a new invoice (idempotent: chunks already there are left as they
     /// are, since lines never change), then creates the invoice item. Returns `false` when an
     /// invoice item already exists under the key.
     pub async fn create_invoice(
         &self,
         record: &InvoiceRecord,
-        invoice: &Invoice,
+        line_chunks: &[Body],
     ) -> Result<bool, StageError> {
         let pk = InvoiceRecord::pk(&record.id);
-        let lines: Vec<Value> = invoice.lines.iter().map(to_body).collect::<Result<_, _>>()?;
-        let chunks = split_into_chunks(lines, CHUNK_BYTES);
-        if chunks.len() != record.line_chunks as usize {
+        if line_chunks.len() != record.line_chunks as usize {
             return Err(StageError::Unexpected(anyhow::anyhow!(
                 "line chunk count mismatch for {}",
                 record.id
             )));
         }
-        for (n, chunk) in chunks.into_iter().enumerate() {
-            let item = Item::new(
-                ItemKey::new(pk.clone(), format!("LINES#{n:04}")),
-                serde_json::json!({ "lines": chunk }),
-            );
+        for (n, chunk) in line_chunks.iter().enumerate() {
+            let item = Item::new(ItemKey::new(pk.clone(), format!("LINES#{n:04}")), chunk.clone());
             match self.store.put_if_absent(item).await {
                 Ok(_) => {}
                 Err(e) if e.is_condition_failed() => {}
@@ -253,22 +278,13 @@ impl Repository {
         state: &InvoiceMatching,
         generation: &str,
     ) -> Result<StoredMatching, StageError> {
-        let mut value = to_body(state)?;
-        let lines = match &mut value {
-            Value::Object(map) => match map.remove("lines") {
-                Some(Value::Array(lines)) => lines,
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
-        };
-        let chunks = split_into_chunks(lines, CHUNK_BYTES);
+        let mut value = to_value(state)?;
+        let lines = take_lines(&mut value);
+        let chunks = to_chunks("values", &lines)?;
         let count = chunks.len() as u32;
         let pk = InvoiceRecord::pk(id);
         for (n, chunk) in chunks.into_iter().enumerate() {
-            let item = Item::new(
-                ItemKey::new(pk.clone(), format!("MATCH#{generation}#{n:04}")),
-                serde_json::json!({ "values": chunk }),
-            );
+            let item = Item::new(ItemKey::new(pk.clone(), format!("MATCH#{generation}#{n:04}")), chunk);
             match self.store.put_if_absent(item).await {
                 Ok(_) => {}
                 // A retried attempt with the same generation wrote the same chunk.
@@ -298,7 +314,7 @@ impl Repository {
     ) -> Result<Option<ledgerpost_domain::journal::JournalEntry>, StageError> {
         let items = self.query_all(&InvoiceRecord::pk(id), "ENTRY").await?;
         let Some(header) = items.iter().find(|i| i.item.key.sk == "ENTRY") else { return Ok(None) };
-        let mut value = header.item.body.clone();
+        let mut value: Value = from_body(header)?;
         let mut lines = Vec::new();
         for chunk in items.iter().filter(|i| i.item.key.sk.starts_with("ENTRY#")) {
             lines.extend(from_body::<ValuesChunk>(chunk)?.values);
@@ -316,21 +332,12 @@ impl Repository {
         &self,
         entry: &ledgerpost_domain::journal::JournalEntry,
     ) -> Result<Vec<TransactOp>, StageError> {
-        let mut value = to_body(entry)?;
-        let lines = match &mut value {
-            Value::Object(map) => match map.remove("lines") {
-                Some(Value::Array(lines)) => lines,
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
-        };
+        let mut value = to_value(entry)?;
+        let lines = take_lines(&mut value);
         let pk = InvoiceRecord::pk(&entry.invoice);
         let mut ops = vec![TransactOp::Put(Item::new(ItemKey::new(pk.clone(), "ENTRY"), value))];
-        for (n, chunk) in split_into_chunks(lines, CHUNK_BYTES).into_iter().enumerate() {
-            ops.push(TransactOp::Put(Item::new(
-                ItemKey::new(pk.clone(), format!("ENTRY#{n:04}")),
-                serde_json::json!({ "values": chunk }),
-            )));
+        for (n, chunk) in to_chunks("values", &lines)?.into_iter().enumerate() {
+            ops.push(TransactOp::Put(Item::new(ItemKey::new(pk.clone(), format!("ENTRY#{n:04}")), chunk)));
         }
         Ok(ops)
     }
