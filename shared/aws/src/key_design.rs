@@ -26,7 +26,8 @@
 //!
 //! | item | `pk` | `sk` | `gsi1pk` / `gsi1sk` | `gsi2pk` / `gsi2sk` |
 //! | --- | --- | --- | --- | --- |
-//! | invoice or credit note (header, status, findings, document keys) | `INV#<id>` | `META` | `SEND#<adm>#<journal>#<send state>` / `<issue date>#<id>`, once journaled | `STATUS#<adm>#<status>` / `<issue date>#<id>` |
+//! | invoice or credit note (status, findings, document keys) | `INV#<id>` | `META` | `SEND#<adm>#<journal>#<send state>` / `<issue date>#<id>`, once journaled | `STATUS#<adm>#<status>` / `<issue date>#<id>` |
+//! | the document as read, without lines (written once) | `INV#<id>` | `HEADER` | | |
 //! | its lines, split in chunks of at most 300 KB of JSON | `INV#<id>` | `LINES#<nnnn>` | | |
 //! | its matching result per line, one generation per change | `INV#<id>` | `MATCH#<gen>#<nnnn>` | | |
 //! | its journal entry (chunked when large) | `INV#<id>` | `ENTRY`, `ENTRY#<nnnn>` | | |

@@ -46,8 +46,8 @@ pub use reject::Refusal;
 use crate::error::StageError;
 use crate::messages::InvoiceMessage;
 use crate::repository::{
-    FileInfo, FileOutcome, FileRecord, InvoiceRecord, OrderLinePrice, Repository, SendState, Status,
-    StoredAttachment, StoredOrder,
+    DocumentItems, FileInfo, FileOutcome, FileRecord, InvoiceRecord, OrderLinePrice, Repository, SendState,
+    Status, StoredAttachment, StoredOrder,
 };
 use crate::{Pipeline, queues};
 
@@ -396,8 +396,8 @@ impl Pipeline {
         }
 
         let warnings: Vec<Finding> = report.findings.into_iter().filter(|f| f.flag != Flag::Fatal).collect();
-        // The same lines for every administration the invoice is for.
-        let line_chunks = Repository::line_chunks(&invoice)?;
+        // The same document for every administration the invoice is for.
+        let document = DocumentItems::of(&invoice)?;
         for target in &resolved {
             let archive_key = archive_key(&target.administration.id, &invoice, &target.id)?;
             self.ports().bucket.put(&archive_key, bytes.to_vec(), "application/xml").await?;
@@ -428,9 +428,9 @@ impl Pipeline {
                 archive_key,
                 attachments,
                 warnings.clone(),
-                line_chunks.len() as u32,
+                document.line_chunks.len() as u32,
             )?;
-            if self.repository().create_invoice(&record, &line_chunks).await? {
+            if self.repository().create_invoice(&record, &document).await? {
                 tracing::info!(invoice = %target.id, direction = ?target.direction, "invoice stored");
             }
             let queue = match target.direction {
@@ -457,13 +457,6 @@ impl Pipeline {
         warnings: Vec<Finding>,
         line_chunks: u32,
     ) -> Result<InvoiceRecord, StageError> {
-        let mut header = invoice.clone();
-        header.lines.clear();
-        for reference in &mut header.attachments {
-            if let Some(Attachment::Embedded { base64, .. }) = &mut reference.attachment {
-                base64.clear();
-            }
-        }
         let counterparty = match target.direction {
             Direction::Purchase => invoice.seller.display_name(),
             Direction::Sales => invoice.buyer.display_name(),
@@ -495,7 +488,6 @@ impl Pipeline {
             },
             attachments,
             warnings,
-            header,
             line_count: invoice.lines.len() as u32,
             line_chunks,
             status: Status::Received,

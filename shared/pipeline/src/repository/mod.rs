@@ -9,6 +9,7 @@
 //! | item | `pk` | `sk` | `gsi1` (pk / sk) | `gsi2` (pk / sk) |
 //! |---|---|---|---|---|
 //! | invoice | `INV#<id>` | `META` | `SEND#<adm>#<journal>#<send state>` / `<issue date>#<id>`, once journaled | `STATUS#<adm>#<status>` / `<issue date>#<id>` |
+//! | invoice header (the document without lines) | `INV#<id>` | `HEADER` | | |
 //! | invoice lines | `INV#<id>` | `LINES#<nnnn>` | | |
 //! | matching lines | `INV#<id>` | `MATCH#<gen>#<nnnn>` | | |
 //! | journal entry | `INV#<id>` | `ENTRY`, `ENTRY#<nnnn>` | | |
@@ -40,8 +41,9 @@
 //! # Sizes
 //!
 //! Items stay under 400 KB: invoice lines, matching lines and journal-entry lines are split into
-//! chunks of at most [`CHUNK_BYTES`] of JSON. Invoice lines never change after ingest, so their
-//! chunks are written before the invoice item that makes them visible. Matching lines change with
+//! chunks of at most [`CHUNK_BYTES`] of JSON. The invoice document (header and lines) never
+//! changes after ingest, so its items are written before the invoice item that makes them
+//! visible; the invoice item, read and rewritten by every stage, holds only the pipeline's state. Matching lines change with
 //! every manual action: each version is written under a new generation (`MATCH#<gen>#…`) and the
 //! invoice item is switched to it by its conditional write; the previous generation is deleted
 //! afterwards (a crash leaves unreferenced chunks, never a half state).
@@ -55,7 +57,7 @@ use std::sync::Arc;
 use ledgerpost_domain::ids::{AdministrationId, InvoiceId, SupplierKey};
 use ledgerpost_domain::matching::InvoiceMatching;
 use ledgerpost_ports::{Body, Index, Item, ItemKey, KeyQuery, Store, StoreError, StoredItem, TransactOp};
-use ledgerpost_ubl::model::Invoice;
+use ledgerpost_ubl::model::{Attachment, Invoice};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -69,6 +71,28 @@ use crate::error::StageError;
 /// Escapes a key component: `%` → `%25`, `#` → `%23`.
 pub fn esc(component: &str) -> String {
     component.replace('%', "%25").replace('#', "%23")
+}
+
+/// The items an invoice document is kept in, serialized once for every administration it is for.
+pub struct DocumentItems {
+    /// The invoice without its lines and with embedded attachments emptied (they are in the
+    /// bucket).
+    pub header: Body,
+    /// The lines, in chunks that fit an item.
+    pub line_chunks: Vec<Body>,
+}
+
+impl DocumentItems {
+    pub fn of(invoice: &Invoice) -> Result<Self, StageError> {
+        let mut header = invoice.clone();
+        header.lines = Vec::new();
+        for reference in &mut header.attachments {
+            if let Some(Attachment::Embedded { base64, .. }) = &mut reference.attachment {
+                base64.clear();
+            }
+        }
+        Ok(DocumentItems { header: to_body(&header)?, line_chunks: to_chunks("lines", &invoice.lines)? })
+    }
 }
 
 /// Takes the `lines` out of a record's JSON object (they go to chunk items).
@@ -179,10 +203,15 @@ impl Repository {
         self.get(&InvoiceRecord::key(id)).await
     }
 
-    /// The invoice as read at ingest: the header kept in the record and the lines from their
-    /// chunks.
+    /// The invoice as read at ingest: its header item and the lines from their chunks.
     pub async fn invoice_document(&self, record: &InvoiceRecord) -> Result<Invoice, StageError> {
-        let mut invoice = record.header.clone();
+        let Some(header) = self.get::<Invoice>(&InvoiceRecord::header_key(&record.id)).await? else {
+            return Err(StageError::Corrupt {
+                what: format!("invoice {} has no header item", record.id),
+                source: None,
+            });
+        };
+        let mut invoice = header.value;
         let chunks = self.query_all(&InvoiceRecord::pk(&record.id), "LINES#").await?;
         if chunks.len() != record.line_chunks as usize {
             return Err(StageError::Corrupt {
@@ -202,29 +231,27 @@ impl Repository {
         Ok(invoice)
     }
 
-    /// The chunk bodies of an invoice's lines, for [`Repository::create_invoice`] (their count
-    /// goes in the record).
-    pub fn line_chunks(invoice: &Invoice) -> Result<Vec<Body>, StageError> {
-        to_chunks("lines", &invoice.lines)
-    }
-
-    /// Writes the line chunks of a new invoice (idempotent: chunks already there are left as they
-    /// are, since lines never change), then creates the invoice item. Returns `false` when an
-    /// invoice item already exists under the key.
+    /// Writes the header and line chunks of a new invoice (idempotent: items already there are
+    /// left as they are, since the document never changes), then creates the invoice item.
+    /// Returns `false` when an invoice item already exists under the key.
     pub async fn create_invoice(
         &self,
         record: &InvoiceRecord,
-        line_chunks: &[Body],
+        document: &DocumentItems,
     ) -> Result<bool, StageError> {
         let pk = InvoiceRecord::pk(&record.id);
-        if line_chunks.len() != record.line_chunks as usize {
+        if document.line_chunks.len() != record.line_chunks as usize {
             return Err(StageError::Unexpected(anyhow::anyhow!(
                 "line chunk count mismatch for {}",
                 record.id
             )));
         }
-        for (n, chunk) in line_chunks.iter().enumerate() {
-            let item = Item::new(ItemKey::new(pk.clone(), format!("LINES#{n:04}")), chunk.clone());
+        let header = Item::new(InvoiceRecord::header_key(&record.id), document.header.clone());
+        let chunks =
+            document.line_chunks.iter().enumerate().map(|(n, chunk)| {
+                Item::new(ItemKey::new(pk.clone(), format!("LINES#{n:04}")), chunk.clone())
+            });
+        for item in std::iter::once(header).chain(chunks) {
             match self.store.put_if_absent(item).await {
                 Ok(_) => {}
                 Err(e) if e.is_condition_failed() => {}

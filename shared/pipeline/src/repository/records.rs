@@ -6,7 +6,7 @@ use ledgerpost_domain::ids::{AdministrationId, InvoiceId, SupplierKey};
 use ledgerpost_domain::journal::Direction;
 use ledgerpost_domain::matching::Approval;
 use ledgerpost_ports::{Index, Item, ItemKey};
-use ledgerpost_ubl::model::{DocumentKind, Invoice, Line};
+use ledgerpost_ubl::model::{DocumentKind, Line};
 use ledgerpost_ubl::rules::Finding;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -224,9 +224,6 @@ pub struct InvoiceRecord {
     pub attachments: Vec<StoredAttachment>,
     /// Warnings of the official rules (fatal findings reject the file).
     pub warnings: Vec<Finding>,
-    /// The invoice as read, without its lines (they are in `LINES#…` chunks) and with embedded
-    /// attachments emptied (they are in the bucket).
-    pub header: Invoice,
     pub line_count: u32,
     pub line_chunks: u32,
     pub status: Status,
@@ -245,6 +242,12 @@ impl InvoiceRecord {
 
     pub fn key(id: &InvoiceId) -> ItemKey {
         ItemKey::new(Self::pk(id), "META")
+    }
+
+    /// The invoice as read, without its lines: an item of its own, written once at ingest, so
+    /// that the record the stages rewrite stays small.
+    pub fn header_key(id: &InvoiceId) -> ItemKey {
+        ItemKey::new(Self::pk(id), "HEADER")
     }
 
     pub fn journal(&self) -> Journal {
