@@ -1293,26 +1293,53 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
     Some(label.trim().to_ascii_lowercase())
 }
 
-#[cfg(test)]
-mod tests {
+/// The two readers compared on one input, for the tests and the differential fuzz target (the
+/// `differential` feature): the fast reader's tree must be the general reader's, and
+/// [`Document::parse`] must answer as the general reader does, tree or error.
+#[cfg(any(test, feature = "differential"))]
+pub mod differential {
     use super::*;
 
-    fn parse(s: &str) -> Result<Document, XmlError> {
-        Document::parse(s.as_bytes(), &Limits::default())
-    }
-
-    /// The general reader alone.
-    fn general(s: &str) -> Result<Document, XmlError> {
-        Document::read(s.as_bytes(), &Limits::default(), false)
-    }
-
-    /// The fast reader alone: `None` where it leaves the file to the general one.
-    fn fast(s: &str) -> Option<Document> {
-        Fast::new(s, &Limits::default()).run()
+    /// Whether the fast reader read `bytes` (`Ok(true)`) or left it to the general one
+    /// (`Ok(false)`); `Err` says how the two disagree.
+    pub fn check(bytes: &[u8], limits: &Limits) -> Result<bool, String> {
+        let general = Document::read(bytes, limits, false);
+        let parsed = Document::read(bytes, limits, true);
+        match (&parsed, &general) {
+            (Ok(p), Ok(g)) if dump(p) != dump(g) => {
+                return Err(format!("parse and the general reader build different trees for {bytes:?}"));
+            }
+            (Err(p), Err(g)) if p != g => {
+                return Err(format!("parse says {p:?}, the general reader {g:?}, for {bytes:?}"));
+            }
+            (Ok(_), Err(e)) | (Err(e), Ok(_)) => {
+                return Err(format!("only one of parse and the general reader fails ({e:?}) for {bytes:?}"));
+            }
+            _ => {}
+        }
+        // The fast reader alone, on the text the checks before it let through.
+        if matches!(
+            &general,
+            Err(XmlError::NotXml(_)
+                | XmlError::Empty
+                | XmlError::TooLarge { .. }
+                | XmlError::NotUtf8 { .. }
+                | XmlError::UnsupportedEncoding(_))
+        ) {
+            return Ok(false);
+        }
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let Ok(text) = std::str::from_utf8(bytes) else { return Ok(false) };
+        let Some(fast) = Fast::new(text, limits).run() else { return Ok(false) };
+        match &general {
+            Ok(g) if dump(&fast) == dump(g) => Ok(true),
+            Ok(_) => Err(format!("the fast and general readers build different trees for {text:?}")),
+            Err(e) => Err(format!("the fast reader accepts what the general one refuses ({e}): {text:?}")),
+        }
     }
 
     /// Everything the public API tells of a document, node by node.
-    fn dump(doc: &Document) -> String {
+    pub fn dump(doc: &Document) -> String {
         let mut out = String::new();
         for i in 0..doc.len() {
             let id = NodeId(i as u32);
@@ -1334,27 +1361,31 @@ mod tests {
         }
         out
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::differential::dump;
+    use super::*;
+
+    fn parse(s: &str) -> Result<Document, XmlError> {
+        Document::parse(s.as_bytes(), &Limits::default())
+    }
+
+    /// The general reader alone.
+    fn general(s: &str) -> Result<Document, XmlError> {
+        Document::read(s.as_bytes(), &Limits::default(), false)
+    }
+
+    /// The fast reader alone: `None` where it leaves the file to the general one.
+    fn fast(s: &str) -> Option<Document> {
+        Fast::new(s, &Limits::default()).run()
+    }
 
     /// The fast reader either leaves `s` to the general one or builds what the general one builds;
     /// `parse` answers as the general reader does.
     fn check_same(s: &str) -> bool {
-        let general = general(s);
-        let fast = fast(s);
-        // The fast reader runs on what passed the checks before it.
-        let fast = fast.filter(|_| !matches!(&general, Err(XmlError::NotXml(_) | XmlError::Empty)));
-        if let Some(doc) = &fast {
-            match &general {
-                Ok(g) => assert_eq!(dump(doc), dump(g), "fast and general trees differ for {s:?}"),
-                Err(e) => panic!("the fast reader accepted what the general one refuses ({e}): {s:?}"),
-            }
-        }
-        let parsed = parse(s);
-        match (&parsed, &general) {
-            (Ok(p), Ok(g)) => assert_eq!(dump(p), dump(g)),
-            (Err(p), Err(g)) => assert_eq!(p, g),
-            _ => panic!("parse and the general reader disagree on {s:?}"),
-        }
-        fast.is_some()
+        differential::check(s.as_bytes(), &Limits::default()).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
