@@ -447,8 +447,14 @@ mod tests {
     fn unreadable_items_are_backend_errors() {
         let mut attributes = key_attributes(&ItemKey::new("p", "s"));
         attributes.insert("version".into(), AttributeValue::N("1".into()));
+        // The body is the caller's to read: it comes back as stored, and reading it says why not.
         attributes.insert("body".into(), AttributeValue::S("{not json".into()));
+        let stored = stored_item(&attributes).unwrap();
+        assert_eq!(stored.item.body.as_str(), "{not json");
+        assert!(stored.item.body.read::<serde_json::Value>().is_err());
+        attributes.remove("body");
         assert!(matches!(stored_item(&attributes), Err(StoreError::Backend { .. })));
+        attributes.insert("body".into(), AttributeValue::S("{}".into()));
         attributes.insert("version".into(), AttributeValue::S("1".into()));
         assert!(matches!(stored_item(&attributes), Err(StoreError::Backend { .. })));
     }
