@@ -43,6 +43,8 @@ pub struct Evaluator<'b, 'd> {
     /// Values of [`Expr::NodeMemo`] subexpressions for this document: per slot and mode, one
     /// entry per element of the slot's name (by [`BoundDocument::rank`]), made on first use.
     kept: Vec<Vec<Kept<'d>>>,
+    /// The same for subexpressions kept as effective boolean values: 4 bytes per element.
+    kept_ebv: Vec<Vec<KeptEbv>>,
     /// The kept values that do not fit a [`Kept`] (errors, several items, computed strings).
     kept_other: Vec<XResult<Seq<'d>>>,
 }
@@ -71,6 +73,18 @@ enum Kept<'d> {
     Other(u32),
 }
 
+/// A kept effective boolean value: unknown, false, true, or (an error) an index into the kept
+/// values that do not fit, from [`KeptEbv::FIRST_OTHER`] on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeptEbv(u32);
+
+impl KeptEbv {
+    const UNKNOWN: KeptEbv = KeptEbv(0);
+    const FALSE: KeptEbv = KeptEbv(1);
+    const TRUE: KeptEbv = KeptEbv(2);
+    const FIRST_OTHER: KeptEbv = KeptEbv(3);
+}
+
 impl<'b, 'd> Evaluator<'b, 'd> {
     pub fn new(bound: &'b BoundDocument<'d>, functions: &'d [super::UserFunction]) -> Self {
         Evaluator {
@@ -83,32 +97,40 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             cache: Vec::new(),
             pattern_mode: false,
             kept: Vec::new(),
+            kept_ebv: Vec::new(),
             kept_other: Vec::new(),
         }
     }
 
     /// Where a node value is kept: (table, entry); none when the context item is not an element
-    /// of the slot's name.
-    fn kept_at(&mut self, memo: (u32, NameId, bool), ebv: bool, item: &Item<'d>) -> Option<(usize, usize)> {
+    /// of the slot's name. The table is made (all unknown) on first use.
+    fn kept_at<T: Clone>(
+        tables: &mut Vec<Vec<T>>,
+        unknown: T,
+        bound: &BoundDocument<'d>,
+        memo: (u32, NameId, bool),
+        pattern_mode: bool,
+        item: &Item<'d>,
+    ) -> Option<(usize, usize)> {
         let (slot, name, mode_free) = memo;
         let Item::Node(n) = item else { return None };
-        if !self.bound.has_name(*n, name) {
+        if !bound.has_name(*n, name) {
             return None;
         }
-        let entry = self.bound.rank(*n)?;
-        let flags = usize::from(ebv) | (usize::from(self.pattern_mode && !mode_free) << 1);
-        let table = (slot as usize) << 2 | flags;
-        if table >= self.kept.len() {
-            self.kept.resize_with(table + 1, Vec::new);
+        let entry = bound.rank(*n)?;
+        let table = (slot as usize) << 1 | usize::from(pattern_mode && !mode_free);
+        if table >= tables.len() {
+            tables.resize_with(table + 1, Vec::new);
         }
-        if self.kept[table].is_empty() {
-            self.kept[table] = vec![Kept::Unknown; self.bound.count_named(name)];
+        if tables[table].is_empty() {
+            tables[table] = vec![unknown; bound.count_named(name)];
         }
-        (entry < self.kept[table].len()).then_some((table, entry))
+        (entry < tables[table].len()).then_some((table, entry))
     }
 
     fn node_value(&mut self, memo: (u32, NameId, bool), e: &'d Expr, f: &Focus<'d>) -> XResult<Seq<'d>> {
-        let Some((table, entry)) = self.kept_at(memo, false, &f.item) else { return self.eval(e, f) };
+        let at = Self::kept_at(&mut self.kept, Kept::Unknown, self.bound, memo, self.pattern_mode, &f.item);
+        let Some((table, entry)) = at else { return self.eval(e, f) };
         let one = |a: Atomic<'d>| -> Seq<'d> { smallvec::smallvec![Item::Atomic(a)] };
         match self.kept[table][entry] {
             Kept::Unknown => {}
@@ -138,27 +160,36 @@ impl<'b, 'd> Evaluator<'b, 'd> {
     }
 
     fn node_ebv(&mut self, memo: (u32, NameId, bool), e: &'d Expr, f: &Focus<'d>) -> XResult<bool> {
-        let Some((table, entry)) = self.kept_at(memo, true, &f.item) else { return self.ebv(e, f) };
-        match self.kept[table][entry] {
-            Kept::Bool(b) => return Ok(b),
-            Kept::Other(i) => {
-                if let Err(e) = &self.kept_other[i as usize] {
+        let at =
+            Self::kept_at(&mut self.kept_ebv, KeptEbv::UNKNOWN, self.bound, memo, self.pattern_mode, &f.item);
+        let Some((table, entry)) = at else { return self.ebv(e, f) };
+        match self.kept_ebv[table][entry] {
+            KeptEbv::UNKNOWN => {}
+            KeptEbv::FALSE => return Ok(false),
+            KeptEbv::TRUE => return Ok(true),
+            KeptEbv(other) => {
+                if let Err(e) = &self.kept_other[(other - KeptEbv::FIRST_OTHER.0) as usize] {
                     return Err(e.clone());
                 }
             }
-            _ => {}
         }
         let v = self.ebv(e, f);
-        self.kept[table][entry] = match &v {
-            Ok(b) => Kept::Bool(*b),
-            Err(e) => self.keep_other(Err(e.clone())),
+        self.kept_ebv[table][entry] = match &v {
+            Ok(false) => KeptEbv::FALSE,
+            Ok(true) => KeptEbv::TRUE,
+            Err(e) => KeptEbv(KeptEbv::FIRST_OTHER.0 + self.keep_other_at(Err(e.clone()))),
         };
         v
     }
 
     fn keep_other(&mut self, v: XResult<Seq<'d>>) -> Kept<'d> {
+        Kept::Other(self.keep_other_at(v))
+    }
+
+    /// Keeps a value that does not fit a table entry; its index.
+    fn keep_other_at(&mut self, v: XResult<Seq<'d>>) -> u32 {
         self.kept_other.push(v);
-        Kept::Other(self.kept_other.len() as u32 - 1)
+        self.kept_other.len() as u32 - 1
     }
 
     /// Makes room for the rule set's cached subexpressions.
