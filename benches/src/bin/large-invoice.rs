@@ -39,6 +39,8 @@ const CALLGRIND_MAX_LINES: usize = 4000;
 const LIMITS: Limits = Limits { max_bytes: 64 * 1024 * 1024, max_depth: 128 };
 
 fn main() {
+    // As the functions and the `ledgerpost` command start.
+    ledgerpost_pipeline::process::tune_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("child") => child(Path::new(&args[1]), args[2].parse().expect("lines")),

@@ -234,6 +234,8 @@ fn args() -> Args {
 }
 
 fn main() {
+    // As the functions and the `ledgerpost` command start.
+    ledgerpost_pipeline::process::tune_allocator();
     let args = args();
     let runtime = if args.workers > 1 {
         tokio::runtime::Builder::new_multi_thread().worker_threads(args.workers).enable_time().build()

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    ledgerpost_lambda::tune_allocator();
     ledgerpost_lambda::init_tracing();
     let pipeline = &ledgerpost_lambda::aws::start().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -9,6 +9,7 @@ use ledgerpost_lambda::SqsEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    ledgerpost_lambda::tune_allocator();
     ledgerpost_lambda::init_tracing();
     let pipeline = &ledgerpost_lambda::aws::start().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

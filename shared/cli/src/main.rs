@@ -199,6 +199,7 @@ fn act(folder: Folder, action: Action) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    ledgerpost_pipeline::process::tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -37,6 +37,7 @@ pub use actions::{ActionFailure, ActionRequest, ActionResponse, actions};
 pub use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 pub use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 pub use ledgerpost_pipeline::Pipeline;
+pub use ledgerpost_pipeline::process::tune_allocator;
 pub use logging::init_tracing;
 pub use send_batch::{SendBatchFailure, SendBatchRequest, SendBatchSummary, send_batch};
 pub use sqs::{ingest, journal, match_lines};

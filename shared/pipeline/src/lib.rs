@@ -28,6 +28,7 @@ pub mod ingest;
 pub mod journal;
 pub mod matching;
 pub mod messages;
+pub mod process;
 pub mod repository;
 pub mod send;
 pub mod worker;
