@@ -1365,21 +1365,10 @@ pub mod differential {
 
 #[cfg(test)]
 mod tests {
-    use super::differential::dump;
     use super::*;
 
     fn parse(s: &str) -> Result<Document, XmlError> {
         Document::parse(s.as_bytes(), &Limits::default())
-    }
-
-    /// The general reader alone.
-    fn general(s: &str) -> Result<Document, XmlError> {
-        Document::read(s.as_bytes(), &Limits::default(), false)
-    }
-
-    /// The fast reader alone: `None` where it leaves the file to the general one.
-    fn fast(s: &str) -> Option<Document> {
-        Fast::new(s, &Limits::default()).run()
     }
 
     /// The fast reader either leaves `s` to the general one or builds what the general one builds;
