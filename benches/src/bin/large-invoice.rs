@@ -155,7 +155,7 @@ fn chain(s: &Setup, upto_validate: bool) -> Pass {
     pass.journal = t.elapsed();
     pass.peaks.push(("journal", peak_mb()));
     assert!(journaled.entry.is_balanced());
-    assert_eq!(journaled.consume.receipts.len(), invoice.lines.len());
+    assert_eq!(journaled.consume().receipts.len(), invoice.lines.len());
     pass
 }
 

@@ -115,7 +115,7 @@ impl Pipeline {
                     Ok(done) => done,
                     Err(e) => return self.fail_journal(current, e.to_string()).await,
                 };
-                match self.consume_ops(&done.consume).await? {
+                match self.consume_ops(done.consume()).await? {
                     Ok(consume) => ops.extend(consume),
                     Err(apply) => {
                         let by_hand = state.lines().iter().any(|l| l.by_hand);

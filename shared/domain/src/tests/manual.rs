@@ -203,7 +203,7 @@ fn journaled_invoices_refuse_changes_and_approval_rules() {
     assert!(matches!(reject(&state, "wrong"), Err(ManualError::NotJournaled(_))));
 
     let done = journal_purchase(&inv, &state, &administration(), None).unwrap();
-    md.apply(&done.consume).unwrap();
+    md.apply(done.consume()).unwrap();
     let journaled = done.state;
     assert_eq!(journaled.status(), &InvoiceStatus::Journaled { approval: Approval::Pending });
     assert!(matches!(undo(&journaled, "1"), Err(ManualError::Journaled(_))));

@@ -29,7 +29,7 @@ pub(crate) fn run(md: &InMemoryMasterData, tolerance: Tolerance, invoice: &Invoi
 /// Journals a fully matched invoice and applies its consumption to the master data.
 pub(crate) fn journal_and_consume(md: &mut InMemoryMasterData, invoice: &Invoice, state: &InvoiceMatching) {
     let done = journal_purchase(invoice, state, &administration(), None).unwrap();
-    md.apply(&done.consume).unwrap();
+    md.apply(done.consume()).unwrap();
 }
 
 fn pct(p: &str) -> Tolerance {
