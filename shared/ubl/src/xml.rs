@@ -421,6 +421,24 @@ impl Document {
     fn span(&self, s: Span) -> &str {
         &self.buf[s.start as usize..(s.start + s.len) as usize]
     }
+
+    /// Where `text` lies in the document's text, as (start, length), when it is a piece of it
+    /// (the text of a node, a name, an attribute value): a position takes 8 bytes where a string
+    /// reference takes 16.
+    pub fn position_of(&self, text: &str) -> Option<(u32, u32)> {
+        let base = self.buf.as_ptr() as usize;
+        let start = (text.as_ptr() as usize).checked_sub(base)?;
+        let end = start.checked_add(text.len())?;
+        if end > self.buf.len() {
+            return None;
+        }
+        Some((u32::try_from(start).ok()?, u32::try_from(text.len()).ok()?))
+    }
+
+    /// The piece of the document's text at a position from [`Document::position_of`].
+    pub fn text_at(&self, (start, len): (u32, u32)) -> Option<&str> {
+        self.buf.get(start as usize..(start as usize).checked_add(len as usize)?)
+    }
 }
 
 /// Iterator over the children of a node.

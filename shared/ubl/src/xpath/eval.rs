@@ -42,7 +42,7 @@ pub struct Evaluator<'b, 'd> {
     pub(crate) pattern_mode: bool,
     /// Values of [`Expr::NodeMemo`] subexpressions for this document: per slot and mode, one
     /// entry per element of the slot's name (by [`BoundDocument::rank`]), made on first use.
-    kept: Vec<Vec<Kept<'d>>>,
+    kept: Vec<Vec<Kept>>,
     /// The same for subexpressions kept as effective boolean values: 4 bytes per element.
     kept_ebv: Vec<Vec<KeptEbv>>,
     /// The kept values that do not fit a [`Kept`] (errors, several items, computed strings).
@@ -58,19 +58,42 @@ const UPWARD_FROM: u32 = 256;
 /// Atomized values; most comparisons atomize one or two, which stay inline (no allocation).
 pub type Atomics<'d> = smallvec::SmallVec<[Atomic<'d>; 2]>;
 
-/// A kept node value, small enough to keep one per element of a large invoice: the common
-/// results inline (a boolean, nothing, a string of the document, a number), anything else by
-/// index.
+/// A kept node value, small enough to keep one per element of a large invoice (12 bytes): the
+/// common results inline (a boolean, nothing, a string of the document by its position, a
+/// number whose digits fit 64 bits), anything else by index.
 #[derive(Debug, Clone, Copy)]
-enum Kept<'d> {
+enum Kept {
     Unknown,
     Bool(bool),
     Empty,
-    Untyped(&'d str),
-    Str(&'d str),
-    Int(i64),
-    Dec(rust_decimal::Decimal),
+    Untyped(u32, u32),
+    Str(u32, u32),
+    /// An integer as its low and high 32 bits.
+    Int(u32, u32),
+    /// A decimal as its scale and its (non-zero or positive) coefficient's low and high 32 bits.
+    Dec(u8, u32, u32),
     Other(u32),
+}
+
+impl Kept {
+    fn halves(v: i64) -> (u32, u32) {
+        (v as u32, (v >> 32) as u32)
+    }
+
+    fn whole(lo: u32, hi: u32) -> i64 {
+        (i64::from(hi as i32) << 32) | i64::from(lo)
+    }
+
+    /// A decimal inline when it reads back exactly: its coefficient fits 64 bits, and it is not
+    /// a negative zero (whose sign the coefficient does not carry).
+    fn dec(d: rust_decimal::Decimal) -> Option<Kept> {
+        let coefficient = i64::try_from(d.mantissa()).ok()?;
+        if coefficient == 0 && d.is_sign_negative() {
+            return None;
+        }
+        let (lo, hi) = Kept::halves(coefficient);
+        Some(Kept::Dec(u8::try_from(d.scale()).ok()?, lo, hi))
+    }
 }
 
 /// A kept effective boolean value: unknown, false, true, or (an error) an index into the kept
@@ -136,10 +159,24 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Kept::Unknown => {}
             Kept::Bool(b) => return Ok(one(Atomic::Bool(b))),
             Kept::Empty => return Ok(Seq::new()),
-            Kept::Untyped(s) => return Ok(one(Atomic::Untyped(Cow::Borrowed(s)))),
-            Kept::Str(s) => return Ok(one(Atomic::Str(Cow::Borrowed(s)))),
-            Kept::Int(i) => return Ok(one(Atomic::Int(i))),
-            Kept::Dec(d) => return Ok(one(Atomic::Dec(d))),
+            Kept::Untyped(at, len) => {
+                if let Some(s) = self.bound.doc.text_at((at, len)) {
+                    return Ok(one(Atomic::Untyped(Cow::Borrowed(s))));
+                }
+            }
+            Kept::Str(at, len) => {
+                if let Some(s) = self.bound.doc.text_at((at, len)) {
+                    return Ok(one(Atomic::Str(Cow::Borrowed(s))));
+                }
+            }
+            Kept::Int(lo, hi) => return Ok(one(Atomic::Int(Kept::whole(lo, hi)))),
+            Kept::Dec(scale, lo, hi) => {
+                let d = rust_decimal::Decimal::from_i128_with_scale(
+                    i128::from(Kept::whole(lo, hi)),
+                    scale.into(),
+                );
+                return Ok(one(Atomic::Dec(d)));
+            }
             Kept::Other(i) => return self.kept_other[i as usize].clone(),
         }
         let v = self.eval(e, f);
@@ -147,10 +184,22 @@ impl<'b, 'd> Evaluator<'b, 'd> {
             Ok(items) => match items.as_slice() {
                 [] => Kept::Empty,
                 [Item::Atomic(Atomic::Bool(b))] => Kept::Bool(*b),
-                [Item::Atomic(Atomic::Untyped(Cow::Borrowed(s)))] => Kept::Untyped(s),
-                [Item::Atomic(Atomic::Str(Cow::Borrowed(s)))] => Kept::Str(s),
-                [Item::Atomic(Atomic::Int(i))] => Kept::Int(*i),
-                [Item::Atomic(Atomic::Dec(d))] => Kept::Dec(*d),
+                [Item::Atomic(Atomic::Untyped(Cow::Borrowed(s)))] => match self.bound.doc.position_of(s) {
+                    Some((at, len)) => Kept::Untyped(at, len),
+                    None => self.keep_other(v.clone()),
+                },
+                [Item::Atomic(Atomic::Str(Cow::Borrowed(s)))] => match self.bound.doc.position_of(s) {
+                    Some((at, len)) => Kept::Str(at, len),
+                    None => self.keep_other(v.clone()),
+                },
+                [Item::Atomic(Atomic::Int(i))] => {
+                    let (lo, hi) = Kept::halves(*i);
+                    Kept::Int(lo, hi)
+                }
+                [Item::Atomic(Atomic::Dec(d))] => match Kept::dec(*d) {
+                    Some(kept) => kept,
+                    None => self.keep_other(v.clone()),
+                },
                 _ => self.keep_other(v.clone()),
             },
             Err(_) => self.keep_other(v.clone()),
@@ -182,7 +231,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
         v
     }
 
-    fn keep_other(&mut self, v: XResult<Seq<'d>>) -> Kept<'d> {
+    fn keep_other(&mut self, v: XResult<Seq<'d>>) -> Kept {
         Kept::Other(self.keep_other_at(v))
     }
 
@@ -1348,4 +1397,36 @@ pub fn sort_dedup(items: &mut Seq<'_>) {
 /// Comparison helper shared by min/max.
 pub fn less(a: &Atomic<'_>, b: &Atomic<'_>) -> XResult<bool> {
     compare_values(CompOp::Lt, a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+
+    use super::Kept;
+
+    #[test]
+    fn a_kept_value_takes_twelve_bytes() {
+        assert_eq!(std::mem::size_of::<Kept>(), 12);
+    }
+
+    #[test]
+    fn kept_numbers_read_back_exactly() {
+        for v in [0i64, 1, -1, i64::MAX, i64::MIN, 1 << 32, -(1 << 32) - 7] {
+            let (lo, hi) = Kept::halves(v);
+            assert_eq!(Kept::whole(lo, hi), v);
+        }
+        for text in ["0", "0.00", "-12.50", "123456789012.345678", "9223372036854775807", "-0.000001"] {
+            let d: Decimal = text.parse().unwrap();
+            let Some(Kept::Dec(scale, lo, hi)) = Kept::dec(d) else { panic!("{text} is not kept inline") };
+            let back = Decimal::from_i128_with_scale(i128::from(Kept::whole(lo, hi)), scale.into());
+            assert_eq!((back, back.to_string(), back.scale()), (d, d.to_string(), d.scale()), "{text}");
+        }
+        // What would not read back the same is kept by index instead.
+        let mut negative_zero = Decimal::new(0, 2);
+        negative_zero.set_sign_negative(true);
+        assert!(negative_zero.is_sign_negative());
+        assert!(Kept::dec(negative_zero).is_none());
+        assert!(Kept::dec(Decimal::MAX).is_none());
+    }
 }
