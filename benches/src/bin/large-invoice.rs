@@ -1,7 +1,8 @@
 //! Large invoices: 1,000, 4,000 and 30,000 lines generated from the Peppol BIS base example, each
 //! measured in a child process of its own (so one size's allocations do not raise another's peak):
 //! parse, validate (EN 16931), parse + validate, typed model, and, as a purchase matched line by
-//! line to goods receipts of its order, match and journal; peak memory (VmHWM).
+//! line to goods receipts of its order, match and journal; peak memory (VmHWM) after the first
+//! pass (one invoice) and after all of them.
 //!
 //! `large-invoice [--sizes 1000,4000,30000] [--callgrind]`: with `--callgrind` the instructions of
 //! parse + validate and of the whole chain are counted too (valgrind), which the machine's load
@@ -176,7 +177,7 @@ fn child(path: &Path, lines: usize) {
         passes[0].peaks.iter().map(|(stage, mb)| format!("after {stage} {mb:.0}")).collect();
     println!("PEAKS base {base_mb:.0}, {}", steps.join(", "));
     println!(
-        "CHILD parse={} validate={} pv={} model={} match={} journal={} chain={} peak={} base={}",
+        "CHILD parse={} validate={} pv={} model={} match={} journal={} chain={} peak={} peak_one={} passes={} base={}",
         pick(|p| p.parse),
         pick(|p| p.validate),
         median_ms(&pv),
@@ -185,6 +186,9 @@ fn child(path: &Path, lines: usize) {
         pick(|p| p.journal),
         median_ms(&all),
         peak_mb(),
+        // The high-water mark is monotonic: after the first pass it is one invoice's peak.
+        passes[0].peaks.last().map_or(f64::NAN, |(_, mb)| *mb),
+        reps,
         base_mb
     );
 }
@@ -321,12 +325,17 @@ fn parent(args: &[String]) {
             chain_target.map_or(String::new(), |t| format!("<= {t} ms")).as_str(),
             chain_target.map(|t| f["chain"] <= t),
         );
+        // The target is for one invoice through the chain; a process that reads the same invoice
+        // again and again (the timing passes) shows what the allocator keeps on top.
         let peak_target = (*lines == 30000).then_some(150.0);
         result(
             &format!("large invoice {size}: peak memory"),
-            &format!("{:.1} MB", f["peak"]),
+            &format!(
+                "{:.1} MB for one invoice; {:.1} MB after {} in one process",
+                f["peak_one"], f["peak"], f["passes"]
+            ),
             peak_target.map_or(String::new(), |t| format!("<= {t} MB")).as_str(),
-            peak_target.map(|t| f["peak"] <= t),
+            peak_target.map(|t| f["peak_one"] <= t),
         );
     }
     for (key, label) in [("pv", "parse + validate"), ("chain", "whole chain")] {
