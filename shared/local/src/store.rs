@@ -231,35 +231,22 @@ fn query_sql(index: Option<Index>, query: &KeyQuery) -> Result<(String, Vec<SqlV
 
 /// Writes an item with `sql`: a plain insert, or one that does nothing when the key exists.
 fn insert(c: &Connection, sql: &str, item: &Item) -> rusqlite::Result<usize> {
-    let [g1p, g1s, g2p, g2s, g3p, g3s] = index_columns(&item.indexes);
-    c.prepare_cached(sql)?.execute(params![
-        item.key.pk,
-        item.key.sk,
-        item.body.as_str(),
-        g1p,
-        g1s,
-        g2p,
-        g2s,
-        g3p,
-        g3s
-    ])
+    c.prepare_cached(sql)?.execute(params_from_iter(item_columns(item)))
 }
 
 /// Replaces the item if its version is `expected`; the number of rows changed (0 or 1).
 fn update(c: &Connection, item: &Item, expected: i64) -> rusqlite::Result<usize> {
+    let columns = item_columns(item);
+    let mut args: Vec<&dyn rusqlite::ToSql> = columns.iter().map(|c| c as &dyn rusqlite::ToSql).collect();
+    args.push(&expected);
+    c.prepare_cached(UPDATE_SQL)?.execute(args.as_slice())
+}
+
+/// An item's columns as the insert and update statements bind them: pk, sk, body, then the
+/// index keys.
+fn item_columns(item: &Item) -> [Option<&str>; 9] {
     let [g1p, g1s, g2p, g2s, g3p, g3s] = index_columns(&item.indexes);
-    c.prepare_cached(UPDATE_SQL)?.execute(params![
-        item.key.pk,
-        item.key.sk,
-        item.body.as_str(),
-        g1p,
-        g1s,
-        g2p,
-        g2s,
-        g3p,
-        g3s,
-        expected
-    ])
+    [Some(&item.key.pk), Some(&item.key.sk), Some(item.body.as_str()), g1p, g1s, g2p, g2s, g3p, g3s]
 }
 
 fn index_columns(indexes: &IndexKeys) -> [Option<&str>; 6] {
