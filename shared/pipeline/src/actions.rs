@@ -17,8 +17,7 @@ use ledgerpost_ubl::model::Invoice;
 use crate::error::StageError;
 use crate::messages::InvoiceMessage;
 use crate::repository::{
-    BatchRecord, BatchState, ImportCounts, InvoiceRecord, Repository, SendState, Status, StoredMatching,
-    Versioned,
+    BatchRecord, BatchState, ImportCounts, InvoiceRecord, Repository, SendState, Status, Versioned,
 };
 use crate::{Pipeline, fresh_id, queues};
 
@@ -220,13 +219,11 @@ impl Pipeline {
             Some(reason) => manual::reject(&state, reason)?,
         };
         let mut next = record.clone();
-        let mut header = crate::repository::to_value(&next_state)?;
-        crate::repository::take_lines(&mut header);
         let stored = record
             .matching
-            .clone()
+            .as_ref()
             .ok_or_else(|| ActionError::WrongStatus { id: id.clone(), status: "not matched".into() })?;
-        next.matching = Some(StoredMatching { state: header, ..stored });
+        next.matching = Some(stored.with_state(&next_state)?);
         let now = self.now();
         let mut ops = Vec::new();
         match reject {

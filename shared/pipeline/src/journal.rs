@@ -23,9 +23,7 @@ use rust_decimal::Decimal;
 
 use crate::error::StageError;
 use crate::messages::InvoiceMessage;
-use crate::repository::{
-    InvoiceRecord, JournalSummary, Repository, SendState, Status, StoredMatching, Versioned,
-};
+use crate::repository::{InvoiceRecord, JournalSummary, Repository, SendState, Status, Versioned};
 use crate::{Pipeline, queues};
 
 /// What the journal stage did with an invoice.
@@ -127,13 +125,11 @@ impl Pipeline {
                     _ => Approval::NotRequired,
                 };
                 // The lines did not change: the new state keeps the line chunks it had.
-                let stored = record.matching.clone().ok_or_else(|| StageError::Corrupt {
+                let stored = record.matching.as_ref().ok_or_else(|| StageError::Corrupt {
                     what: format!("invoice {} has no matching state", record.id),
                     source: None,
                 })?;
-                let mut header = crate::repository::to_value(&done.state)?;
-                crate::repository::take_lines(&mut header);
-                next.matching = Some(StoredMatching { state: header, ..stored });
+                next.matching = Some(stored.with_state(&done.state)?);
                 done.entry
             }
         };

@@ -43,8 +43,8 @@
 //! Items stay under 400 KB: invoice lines, matching lines and journal-entry lines are split into
 //! chunks of at most [`CHUNK_BYTES`] of JSON. The invoice document (header and lines) never
 //! changes after ingest, so its items are written before the invoice item that makes them
-//! visible; the invoice item, read and rewritten by every stage, holds only the pipeline's state. Matching lines change with
-//! every manual action: each version is written under a new generation (`MATCH#<gen>#…`) and the
+//! visible; the invoice item, read and rewritten by every stage, holds only the pipeline's state.
+//! Matching lines change with every manual action: each version is written under a new generation (`MATCH#<gen>#…`) and the
 //! invoice item is switched to it by its conditional write; the previous generation is deleted
 //! afterwards (a crash leaves unreferenced chunks, never a half state).
 
@@ -96,7 +96,7 @@ impl DocumentItems {
 }
 
 /// Takes the `lines` out of a record's JSON object (they go to chunk items).
-pub(crate) fn take_lines(value: &mut Value) -> Vec<Value> {
+fn take_lines(value: &mut Value) -> Vec<Value> {
     match value {
         Value::Object(map) => match map.remove("lines") {
             Some(Value::Array(lines)) => lines,
@@ -104,6 +104,13 @@ pub(crate) fn take_lines(value: &mut Value) -> Vec<Value> {
         },
         _ => Vec::new(),
     }
+}
+
+/// A matching state as kept in the invoice record, and its lines apart (they go to chunk items).
+pub(crate) fn matching_header(state: &InvoiceMatching) -> Result<(Value, Vec<Value>), StageError> {
+    let mut header = to_value(state)?;
+    let lines = take_lines(&mut header);
+    Ok((header, lines))
 }
 
 /// A value read from the store with the version to write on.
@@ -128,7 +135,7 @@ pub(crate) fn to_body<T: Serialize>(value: &T) -> Result<Body, StageError> {
 }
 
 /// A record as a JSON tree, for the states kept apart from their lines (matching, entry).
-pub(crate) fn to_value<T: Serialize>(value: &T) -> Result<Value, StageError> {
+fn to_value<T: Serialize>(value: &T) -> Result<Value, StageError> {
     serde_json::to_value(value).map_err(unserialisable)
 }
 
@@ -305,8 +312,7 @@ impl Repository {
         state: &InvoiceMatching,
         generation: &str,
     ) -> Result<StoredMatching, StageError> {
-        let mut value = to_value(state)?;
-        let lines = take_lines(&mut value);
+        let (value, lines) = matching_header(state)?;
         let chunks = to_chunks("values", &lines)?;
         let count = chunks.len() as u32;
         let pk = InvoiceRecord::pk(id);

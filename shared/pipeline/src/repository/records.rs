@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use ledgerpost_domain::ids::{AdministrationId, InvoiceId, SupplierKey};
 use ledgerpost_domain::journal::Direction;
-use ledgerpost_domain::matching::Approval;
+use ledgerpost_domain::matching::{Approval, InvoiceMatching};
 use ledgerpost_ports::{Index, Item, ItemKey};
 use ledgerpost_ubl::model::{DocumentKind, Line};
 use ledgerpost_ubl::rules::Finding;
@@ -182,6 +182,14 @@ pub struct StoredMatching {
     pub state: Value,
     pub generation: String,
     pub chunks: u32,
+}
+
+impl StoredMatching {
+    /// The same line chunks under the header of `state`, whose lines did not change (approval,
+    /// journaling).
+    pub(crate) fn with_state(&self, state: &InvoiceMatching) -> Result<StoredMatching, StageError> {
+        Ok(StoredMatching { state: super::matching_header(state)?.0, ..self.clone() })
+    }
 }
 
 /// What the journal stage booked, in short (the entry itself is its own items).
