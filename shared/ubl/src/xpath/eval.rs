@@ -94,6 +94,11 @@ impl Kept {
         let (lo, hi) = Kept::halves(coefficient);
         Some(Kept::Dec(u8::try_from(d.scale()).ok()?, lo, hi))
     }
+
+    /// The decimal [`Kept::dec`] kept.
+    fn decimal(scale: u8, lo: u32, hi: u32) -> rust_decimal::Decimal {
+        rust_decimal::Decimal::from_i128_with_scale(i128::from(Kept::whole(lo, hi)), scale.into())
+    }
 }
 
 /// A kept effective boolean value: unknown, false, true, or (an error) an index into the kept
@@ -170,13 +175,7 @@ impl<'b, 'd> Evaluator<'b, 'd> {
                 }
             }
             Kept::Int(lo, hi) => return Ok(one(Atomic::Int(Kept::whole(lo, hi)))),
-            Kept::Dec(scale, lo, hi) => {
-                let d = rust_decimal::Decimal::from_i128_with_scale(
-                    i128::from(Kept::whole(lo, hi)),
-                    scale.into(),
-                );
-                return Ok(one(Atomic::Dec(d)));
-            }
+            Kept::Dec(scale, lo, hi) => return Ok(one(Atomic::Dec(Kept::decimal(scale, lo, hi)))),
             Kept::Other(i) => return self.kept_other[i as usize].clone(),
         }
         let v = self.eval(e, f);
@@ -1419,7 +1418,7 @@ mod tests {
         for text in ["0", "0.00", "-12.50", "123456789012.345678", "9223372036854775807", "-0.000001"] {
             let d: Decimal = text.parse().unwrap();
             let Some(Kept::Dec(scale, lo, hi)) = Kept::dec(d) else { panic!("{text} is not kept inline") };
-            let back = Decimal::from_i128_with_scale(i128::from(Kept::whole(lo, hi)), scale.into());
+            let back = Kept::decimal(scale, lo, hi);
             assert_eq!((back, back.to_string(), back.scale()), (d, d.to_string(), d.scale()), "{text}");
         }
         // What would not read back the same is kept by index instead.

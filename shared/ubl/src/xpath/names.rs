@@ -102,12 +102,17 @@ impl<'d> BoundDocument<'d> {
         BoundDocument { doc, doc_to_table, table_to_slot, by_name, table_to_attr_slot, attrs_by_name, rank }
     }
 
+    /// Every element with the name, in document order.
+    fn all_named(&self, name: NameId) -> &[NodeId] {
+        match self.table_to_slot.get(name as usize) {
+            Some(slot) if *slot != NONE => &self.by_name[*slot as usize],
+            _ => &[],
+        }
+    }
+
     /// How many elements have the name.
     pub fn count_named(&self, name: NameId) -> usize {
-        match self.table_to_slot.get(name as usize) {
-            Some(slot) if *slot != NONE => self.by_name[*slot as usize].len(),
-            _ => 0,
-        }
+        self.all_named(name).len()
     }
 
     /// The element's position among the document's elements of its name, when the name is one
@@ -156,11 +161,7 @@ impl<'d> BoundDocument<'d> {
 
     /// Elements named `name` among the descendants of `id`, in document order.
     pub fn descendants_named(&self, id: NodeId, name: NameId) -> &[NodeId] {
-        let slot = self.table_to_slot.get(name as usize).copied().unwrap_or(NONE);
-        if slot == NONE {
-            return &[];
-        }
-        let all = &self.by_name[slot as usize];
+        let all = self.all_named(name);
         let lo = all.partition_point(|n| *n <= id);
         let end = self.doc.descendants_end(id);
         let hi = all.partition_point(|n| *n < end);
