@@ -237,9 +237,8 @@ fn insert(c: &Connection, sql: &str, item: &Item) -> rusqlite::Result<usize> {
 /// Replaces the item if its version is `expected`; the number of rows changed (0 or 1).
 fn update(c: &Connection, item: &Item, expected: i64) -> rusqlite::Result<usize> {
     let columns = item_columns(item);
-    let mut args: Vec<&dyn rusqlite::ToSql> = columns.iter().map(|c| c as &dyn rusqlite::ToSql).collect();
-    args.push(&expected);
-    c.prepare_cached(UPDATE_SQL)?.execute(args.as_slice())
+    let args = columns.iter().map(|c| c as &dyn rusqlite::ToSql);
+    c.prepare_cached(UPDATE_SQL)?.execute(params_from_iter(args.chain([&expected as &dyn rusqlite::ToSql])))
 }
 
 /// An item's columns as the insert and update statements bind them: pk, sk, body, then the

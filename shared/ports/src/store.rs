@@ -23,7 +23,8 @@
 //! their exact text), SQLite as one text column. Nothing between caller and table builds a
 //! `serde_json::Value`: that tree cost more than everything else an item goes through.
 //!
-//! The DynamoDB adapter is expected to name the attributes `pk`, `sk`, `version`, `body`, `gsi1pk`, `gsi1sk`, … with the indexes
+//! The DynamoDB adapter is expected to name the attributes `pk`, `sk`, `version`, `body`,
+//! `gsi1pk`, `gsi1sk`, … with the indexes
 //! called `gsi1`, `gsi2`, `gsi3`.
 
 use async_trait::async_trait;
@@ -183,10 +184,6 @@ impl Body {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
     }
 }
 
